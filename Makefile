@@ -1,0 +1,37 @@
+# Two commands set everything up: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_LOGGING_LEVEL ?= WARNING
+
+.PHONY: run test demo lint bench serve clean
+
+$(BIN)/monitor: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+run: $(BIN)/monitor  ## one monitoring pass with config/monitor.yaml
+	$(BIN)/monitor run --config config/monitor.yaml
+
+test: $(BIN)/monitor  ## lint and the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+demo: $(BIN)/monitor  ## the pipeline offline on a bundled replay
+	$(BIN)/monitor demo
+
+serve: $(BIN)/monitor  ## serve the deployments on this machine (Ctrl-C stops)
+	$(BIN)/monitor serve --config config/monitor.yaml
+
+bench: $(BIN)/monitor  ## speed and memory, ours vs a bare script
+	$(BIN)/python bench/run.py
+
+lint: $(BIN)/monitor
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) state .pytest_cache

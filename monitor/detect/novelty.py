@@ -1,0 +1,158 @@
+"""Novelty: what an article says that nothing known says.
+
+`KnownFacts` is the rolling baseline: the seed documents, then every article judged on
+topic (restated background is known by definition, and so is each reported development).
+A sentence is read as figures, events and names, and each is compared with what is known
+*as a fact* (a figure with what it counts, an event with its action and actors); fuzzy
+sentence similarity (rapidfuzz) only decides that a sentence is a reworded known one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from monitor.detect.figures import units_compatible, values_match
+from monitor.detect.statements import event_is_known
+from monitor.detect.types import Event, Figure, Finding, Known, Sentence
+
+RESTATED = 85  # token_set_ratio (0-100) of content stems at which a sentence is a rewording
+CANDIDATES = 64  # known sentences compared per sentence (found through shared stems)
+TIME_UNITS = {"day", "week", "month", "year", "hour", "minute", "decade"}
+DECISIVE = {"launch", "begin", "end", "suspend", "resume", "approve", "reject", "sign", "ratify", "in_force",
+            "agree", "designate", "sanction", "sink", "seize", "release", "kill", "leave_post", "appoint",
+            "charge", "declare", "ban", "find", "cut", "raise", "vote"}
+POLICY = {"approve", "reject", "sign", "ratify", "agree", "designate", "sanction", "ban", "declare", "cut",
+          "raise", "charge", "appoint", "leave_post", "find", "vote"}
+STATUS = {"in_force", "end", "suspend", "resume", "launch", "begin", "sink", "release", "seize"}
+
+
+def _figure_key(value: float) -> int:
+    return round(math.log10(abs(value)) * 20) if value else -999
+
+
+@dataclass
+class KnownFacts:
+    """Everything known so far, indexed for fast comparison."""
+
+    figures: dict[int, list[tuple[Figure, Known]]] = field(default_factory=lambda: defaultdict(list))
+    units: dict[str, list[tuple[Figure, Known]]] = field(default_factory=lambda: defaultdict(list))
+    events: dict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
+    names: Counter[str] = field(default_factory=Counter)
+    texts: list[str] = field(default_factory=list)
+    origins: list[Known] = field(default_factory=list)
+    index: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def add(self, sentences: list[Sentence], origin: str) -> None:
+        """Make these sentences known, with where they came from."""
+        for s in sentences:
+            known = Known(origin=origin, sentence=s.text)
+            for f in s.figures:
+                for key in {_figure_key(f.value), _figure_key(f.high or f.value)}:
+                    self.figures[key].append((f, known))
+                for u in f.unit[:1] or ("",):
+                    self.units[u].append((f, known))
+            for e in s.events:
+                self.events[e.action].append(e)
+            self.names.update(s.names)
+            i = len(self.texts)
+            self.texts.append(" ".join(sorted(s.stems)))
+            self.origins.append(known)
+            for stem in s.stems:
+                self.index[stem].append(i)
+
+    def figure_known(self, f: Figure) -> Known | None:
+        """A known figure with the same value that could count the same thing."""
+        for key in {_figure_key(f.value) + d for d in (-1, 0, 1)}:
+            for other, known in self.figures.get(key, ()):
+                if values_match(f, other) and units_compatible(f, other):
+                    return known
+        return None
+
+    def figure_before(self, f: Figure) -> tuple[Figure, Known] | None:
+        """The latest known figure that counts the same thing with another value."""
+        if not f.unit or f.percent or f.money:
+            candidates = [c for u in f.unit[1:2] for c in self.units.get(u, ())] if f.unit[1:2] else []
+        else:
+            candidates = list(self.units.get(f.unit[0], ()))
+        candidates = [c for c in candidates if c[0].percent == f.percent and c[0].money == f.money
+                      and not values_match(c[0], f)]
+        return candidates[-1] if candidates else None
+
+    def event_known(self, e: Event) -> bool:
+        return event_is_known(e, self.events.get(e.action, []))
+
+    def restated(self, s: Sentence) -> tuple[float, Known | None]:
+        """The best fuzzy match (0-100) among known sentences sharing the rarer stems."""
+        if not s.stems or not self.texts:
+            return 0.0, None
+        limit = max(50, len(self.texts) // 10)
+        votes: Counter[int] = Counter()
+        for stem in s.stems:
+            postings = self.index.get(stem)
+            if postings and len(postings) <= limit:
+                votes.update(postings)
+        if not votes:
+            return 0.0, None
+        ids = [i for i, _ in votes.most_common(CANDIDATES)]
+        query = " ".join(sorted(s.stems))
+        best = process.extractOne(query, [self.texts[i] for i in ids], scorer=fuzz.token_set_ratio)
+        if best is None:
+            return 0.0, None
+        return float(best[1]), self.origins[ids[best[2]]]
+
+
+def _new_figures(s: Sentence, known: KnownFacts) -> list[tuple[Figure, tuple[Figure, Known] | None]]:
+    out = []
+    for f in s.figures:
+        if not f.unit and f.value < 10 and not (f.percent or f.money):
+            continue  # a bare small number says nothing on its own
+        if known.figure_known(f):
+            continue
+        out.append((f, known.figure_before(f)))
+    return out
+
+
+def sentence_findings(s: Sentence, known: KnownFacts, topic_names: set[str]) -> Finding | None:
+    """The new facts in one sentence, scored; None when it says nothing new."""
+    similarity, _ = known.restated(s)
+    if similarity >= RESTATED:
+        return None
+    figures = _new_figures(s, known)
+    new_names = sorted(n for n in s.names if n not in known.names and n not in topic_names)
+    events = [e for e in s.events if e.action in DECISIVE and not known.event_known(e)]
+    score = 0.0
+    reasons: list[str] = []
+    for f, _before in figures[:2]:
+        weight = 0.6 if f.unit and f.unit[0] in TIME_UNITS else 1.0
+        score += weight
+        reasons.append(f"new figure {f.text}")
+    if new_names:
+        score += 0.5 * min(2, len(new_names))
+        reasons.append(f"new names {', '.join(new_names[:4])}")
+    if events:
+        score += 0.7
+        reasons.append(f"new {events[0].action} event" + (" (negated)" if events[0].negated else ""))
+    if not score:
+        return None
+    if s.hedged:
+        score *= 0.5
+        reasons.append("hedged")
+    score *= 1.0 - max(0.0, similarity - 60) / 50  # partly restated sentences count less
+    kind, new_value, before, source = "event", "", "", ""
+    if figures:
+        f, prior = figures[0]
+        kind, new_value = "figure", f.text
+        if prior:
+            before, source = prior[0].text, prior[1].origin
+    elif events:
+        action = events[0].action
+        kind = "policy" if action in POLICY else "status" if action in STATUS else "event"
+    return Finding(kind=kind, sentence=s, score=round(score, 3), new_value=new_value, known_before=before,
+                   known_source=source, reasons=reasons)

@@ -1,0 +1,99 @@
+"""Statements: decisions, status changes and first-time events, read from one sentence.
+
+An event is an action class (what kind of change: `end`, `approve`, `sink`...) with the
+content stems around it (who and what). The verb lists are ordinary English news verbs,
+not any topic's words. Negation ("did not ratify") and hedging ("may", "could", "plans
+to", "if") are kept, so that a denial is not a confirmation and a possibility is not a fact.
+"""
+
+from __future__ import annotations
+
+import re
+
+from monitor.detect.text import content_stems
+from monitor.detect.types import Event
+
+# action class -> verb forms (regex alternatives). Kinds: status changes and decisions.
+ACTIONS: dict[str, str] = {
+    "launch": r"launch(?:es|ed|ing)?|inaugurat\w*|set up|sets up|establish(?:es|ed)?|unveil(?:s|ed)?",
+    "begin": r"beg[ia]n[s]?|begun|start(?:s|ed)?|walk(?:s|ed)? out|went on strike|go(?:es)? on strike"
+             r"|kick(?:s|ed)? off|broke out",
+    "end": r"end(?:s|ed)?|conclud(?:es|ed)|halt(?:s|ed)?|ceas(?:es|ed)|call(?:s|ed) off|terminat(?:es|ed)"
+           r"|scrap(?:s|ped)?|abandon(?:s|ed)?|wound down",
+    "suspend": r"suspend(?:s|ed)?|paus(?:es|ed)|freez(?:es)|froze(?:n)?|withh[eo]ld(?:s)?",
+    "resume": r"resum(?:es|ed)|restart(?:s|ed)?|reopen(?:s|ed)?|return(?:s|ed)? to",
+    "approve": r"approv(?:es|ed)|authori[sz](?:es|ed)|clear(?:s|ed)|endors(?:es|ed)|pass(?:es|ed)"
+               r"|adopt(?:s|ed)?|let(?:s)?|allow(?:s|ed)?|lift(?:s|ed)?|eas(?:es|ed)|grant(?:s|ed)?",
+    "reject": r"reject(?:s|ed)?|throw(?:s|n)? out|threw out|vot(?:es|ed) down|veto(?:es|ed)?"
+              r"|overturn(?:s|ed)?|struck down|strikes? down|dismiss(?:es|ed)?|refus(?:es|ed)|block(?:s|ed)?",
+    "sign": r"sign(?:s|ed)?|ink(?:s|ed)?",
+    "ratify": r"ratif(?:y|ies|ied)",
+    "in_force": r"(?:enter(?:s|ed)?|came|come[s]?) into force|t[ao]ok(?:e[sn])? effect|in force",
+    "agree": r"agree(?:s|d)?|accept(?:s|ed)?|settl(?:es|ed)|reach(?:es|ed) (?:a |an )?(?:deal|agreement)"
+             r"|plead(?:s|ed)? guilty|pled guilty",
+    "designate": r"designat(?:es|ed)|re-?designat(?:es|ed)|list(?:s|ed) as|blacklist(?:s|ed)?",
+    "sanction": r"sanction(?:s|ed)|impos(?:es|ed)|fin(?:es|ed)|penali[sz](?:es|ed)",
+    "sink": r"sink(?:s)?|sank|sunk|capsiz(?:es|ed)|went down|goes down|lost at sea",
+    "seize": r"seiz(?:es|ed)|hijack(?:s|ed)?|captur(?:es|ed)|detain(?:s|ed)?|arrest(?:s|ed)?"
+             r"|abduct(?:s|ed)?|kidnap(?:s|ped)?",
+    "release": r"releas(?:es|ed)|fre(?:es|ed)|set free|let go|hand(?:s|ed) over",
+    "kill": r"kill(?:s|ed)?|died|dies|dead|death[s]?",
+    "attack": r"attack(?:s|ed)?|struck|strikes|hit(?:s)?|bomb(?:s|ed)?|fir(?:es|ed) (?:on|at)|shell(?:s|ed)?"
+              r"|target(?:s|ed)?|raid(?:s|ed)?",
+    "deploy": r"deploy(?:s|ed)?|sen[dt]s?|dispatch(?:es|ed)?|station(?:s|ed)?",
+    "withdraw": r"withdr[ae]w(?:s|n)?|pull(?:s|ed)? out|retreat(?:s|ed)?",
+    "leave_post": r"resign(?:s|ed)?|step(?:s|ped)? down|quit(?:s)?|retir(?:es|ed)|oust(?:s|ed)?"
+                  r"|fir(?:es|ed)|sack(?:s|ed)?|leav(?:es)|left",
+    "appoint": r"appoint(?:s|ed)?|nam(?:es|ed) (?:as )?(?:new |its )?|elect(?:s|ed)?|tap(?:s|ped)?"
+               r"|promot(?:es|ed)|succeed(?:s|ed)?|replac(?:es|ed)",
+    "charge": r"charg(?:es|ed)|indict(?:s|ed)?|su(?:es|ed)|convict(?:s|ed)?|sentenc(?:es|ed)|prosecut\w+",
+    "declare": r"declar(?:es|ed)|proclaim(?:s|ed)?",
+    "confirm": r"confirm(?:s|ed)?|acknowledg(?:es|ed)|admit(?:s|ted)?",
+    "deny": r"den(?:y|ies|ied)",
+    "cut": r"cut(?:s)?|slash(?:es|ed)?|lay(?:s)? off|laid off|reduc(?:es|ed)|lower(?:s|ed)?|shrink(?:s)?"
+           r"|delay(?:s|ed)?|postpon(?:es|ed)|push(?:es|ed)? back",
+    "raise": r"rais(?:es|ed)|increas(?:es|ed)|ris(?:es|en)|rose|hik(?:es|ed)|boost(?:s|ed)?|doubl(?:es|ed)"
+             r"|climb(?:s|ed)?|jump(?:s|ed)?|soar(?:s|ed)?",
+    "ban": r"ban(?:s|ned)?|prohibit(?:s|ed)?|bar(?:s|red)?|ground(?:s|ed)?|cap(?:s|ped)?",
+    "vote": r"vot(?:es|ed)|ballot(?:s|ed)?",
+    "find": r"f[io]und|conclud(?:es|ed)|blam(?:es|ed)|determin(?:es|ed)|rul(?:es|ed)",
+}
+ACTION_PATTERNS = {name: re.compile(rf"\b(?:{forms})\b", re.I) for name, forms in ACTIONS.items()}
+
+NEGATION = re.compile(r"\b(?:not|no|never|n't|neither|nor|without|denied|den(?:y|ies)|refus\w+ to|rul\w+ out)\b",
+                      re.I)
+HEDGE = re.compile(
+    r"\b(?:may|might|could|would|should|if|whether|unless|considering|consider(?:s|ed)?|weigh(?:s|ing|ed)?"
+    r"|plan(?:s|ned)? to|intend\w* to|threaten\w* to|expected to|likely to|poised to|set to|aim(?:s|ed)? to"
+    r"|seek(?:s|ing)? to|propos\w+|possible|possibly|potential(?:ly)?|reportedly|rumou?r\w*|speculat\w+"
+    r"|warn\w*|call(?:s|ed)? for|urg\w+|demand\w*|hope\w*|want\w*|review\w*|reconsider\w*)\b",
+    re.I,
+)
+
+
+def is_hedged(sentence: str) -> bool:
+    return bool(HEDGE.search(sentence))
+
+
+def extract_events(sentence: str) -> tuple[Event, ...]:
+    """The action classes a sentence states, each with the sentence's content stems."""
+    stems = content_stems(sentence)
+    negated = bool(NEGATION.search(sentence))
+    events: list[Event] = []
+    for name, pattern in ACTION_PATTERNS.items():
+        match = pattern.search(sentence)
+        if match:
+            verb_stems = content_stems(match.group(0))
+            events.append(Event(action=name, stems=stems - verb_stems, negated=negated))
+    return tuple(events)
+
+
+def event_is_known(event: Event, known: list[Event], min_shared: int = 2) -> bool:
+    """Whether a known event has the same action, polarity and at least `min_shared` stems
+    (or most of this event's stems) in common."""
+    need = min(min_shared, max(1, len(event.stems) // 2))
+    for other in known:
+        if other.action == event.action and other.negated == event.negated \
+                and len(event.stems & other.stems) >= need:
+            return True
+    return False

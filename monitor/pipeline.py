@@ -1,0 +1,308 @@
+"""One monitoring pass, composed from the stages; no Prefect here (flows/ wraps these).
+
+    fetch feeds -> new links -> fetch + extract pages -> detect -> store (+ outbox) -> notify
+
+Each article is decided and stored in its own transaction, in publication order, so the
+rolling baseline grows article by article and a pass that dies half-way resumes cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from monitor.baseline import load_baseline
+from monitor.config import Config, Topic, redact
+from monitor.detect import Detector, Verdict, read_text
+from monitor.detect.clustering import Signature, same_development
+from monitor.extract import Article, ExtractError, extract_article
+from monitor.feeds import FeedEntry, FeedError, parse_feed
+from monitor.fetch import FetchError, Fetcher
+from monitor.notify import Printer, SendReport, send_pending
+from monitor.store import ArticleRecord, DevelopmentRecord, Store
+from monitor.store.models import now
+
+Progress = Callable[[str], None]
+BACKOFF_BASE = timedelta(minutes=5)
+BACKOFF_MAX = timedelta(hours=6)
+
+
+@dataclass
+class FeedReport:
+    topic: str
+    url: str
+    status: str  # ok, not modified, error, backing off
+    entries: int = 0
+    new_links: int = 0
+    error: str = ""
+
+
+@dataclass
+class ArticleDecision:
+    url: str
+    title: str
+    verdict: str  # development, source, background, offtopic, error, duplicate
+    detail: str = ""
+
+
+@dataclass
+class TopicReport:
+    topic: str
+    feeds: list[FeedReport] = field(default_factory=list)
+    decisions: list[ArticleDecision] = field(default_factory=list)
+    developments: list[DevelopmentRecord] = field(default_factory=list)
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for d in self.decisions if d.verdict == verdict)
+
+
+@dataclass
+class PassReport:
+    topics: list[TopicReport] = field(default_factory=list)
+    alerts: SendReport = field(default_factory=SendReport)
+    dry_run: bool = False
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def developments(self) -> list[DevelopmentRecord]:
+        return [d for t in self.topics for d in t.developments]
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "topics": {t.topic: {"feeds_ok": sum(f.status in ("ok", "not modified") for f in t.feeds),
+                                 "feeds_failed": sum(f.status == "error" for f in t.feeds),
+                                 "articles": len(t.decisions), "developments": len(t.developments),
+                                 "background": t.count("background"), "offtopic": t.count("offtopic"),
+                                 "errors": t.count("error")} for t in self.topics},
+            "alerts_sent": self.alerts.sent, "alerts_failed": self.alerts.failed, "dry_run": self.dry_run,
+        }
+
+
+def development_id(topic: str, url: str, evidence: str) -> str:
+    return hashlib.sha256(f"{topic}\n{url}\n{evidence}".encode()).hexdigest()[:12]
+
+
+# -- building what is known ---------------------------------------------------------------
+
+def build_detector(topic: Topic, store: Store | None) -> tuple[Detector, list[Signature]]:
+    """Detector for a topic: baseline first, then every stored on-topic article in order."""
+    detector = Detector.for_topic(topic.name, topic.description, topic.keywords)
+    for doc in load_baseline(topic.baseline):
+        detector.learn_baseline(doc.sentences, f"baseline {doc.name}")
+    signatures: list[Signature] = []
+    if store is None:
+        return detector, signatures
+    devs = {d.id: d for d in store.developments(topic.name)}
+    for row in store.known_articles(topic.name):
+        sentences = read_text(row.text, row.title)
+        origin = f"development {row.development_id}" if row.development_id else f"article {row.url}"
+        if row.verdict == "development" and row.development_id in devs:
+            dev = devs[row.development_id]
+            evidence = [s for s in sentences if s.text == dev.evidence]
+            signatures.append(Signature.of(dev.id, row.title, evidence, set(dev.names), dev.published))
+        detector.learn(sentences, origin, row.title)
+    return detector, signatures
+
+
+# -- fetching ---------------------------------------------------------------------------
+
+def poll_feed(fetcher: Fetcher, store: Store | None, topic: str, url: str) -> tuple[FeedReport, list[FeedEntry]]:
+    """Fetch and parse one feed with its stored validators; never raises."""
+    state = store.feed_state(topic, url) if store else None
+    if state and state.next_try_at and state.next_try_at > now():
+        return FeedReport(topic, url, "backing off", error=f"{state.last_error} (next try "
+                                                            f"{state.next_try_at:%Y-%m-%d %H:%M} UTC)"), []
+    report, entries = FeedReport(topic, url, "ok"), []
+    try:
+        resp = fetcher.fetch(url, etag=state.etag if state else None,
+                             last_modified=state.last_modified if state else None,
+                             accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5")
+        if resp.not_modified:
+            report.status = "not modified"
+        else:
+            parsed = parse_feed(resp.content, resp.url)
+            entries = parsed.entries
+            report.entries = len(entries)
+            report.error = parsed.warning or ""
+        if state:
+            state.etag = resp.etag or state.etag
+            state.last_modified = resp.last_modified or state.last_modified
+    except (FetchError, FeedError) as exc:
+        report.status, report.error = "error", str(exc)
+    if state:
+        state.last_attempt_at = now()
+        state.last_status = report.status
+        if report.status == "error":
+            state.failures += 1
+            state.last_error = report.error
+            delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(state.failures - 1, 10))
+            state.next_try_at = now() + delay if state.failures >= 3 else None
+        else:
+            state.failures, state.next_try_at, state.last_success_at = 0, None, now()
+            state.last_error = report.error or None
+        store.save_feed_state(state)  # type: ignore[union-attr]
+    return report, entries
+
+
+def fetch_article(fetcher: Fetcher, entry: FeedEntry) -> Article | str:
+    """The extracted article, or the reason it could not be had."""
+    try:
+        resp = fetcher.fetch(entry.url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+        if resp.content_type and "html" not in resp.content_type and "xml" not in resp.content_type:
+            return f"not a web page ({resp.content_type})"
+        article = extract_article(resp.content, resp.url, resp.charset)
+    except (FetchError, ExtractError) as exc:
+        return str(exc)
+    if entry.published:
+        article.published = entry.published
+    if not article.title:
+        article.title = entry.title
+    return article
+
+
+# -- deciding ---------------------------------------------------------------------------
+
+def confidence(verdict: Verdict) -> float:
+    best = verdict.best
+    score = best.score if best else 0.0
+    return round(min(0.99, 0.35 + 0.2 * min(score, 2.5) + 0.15 * min(1.0, verdict.relevance.score)), 2)
+
+
+def make_development(topic: Topic, article: Article, verdict: Verdict, detector: Detector) -> DevelopmentRecord:
+    best = verdict.best
+    assert best is not None
+    new_names = sorted({n for f in verdict.findings for n in f.sentence.names
+                        if n not in detector.known.names and n not in detector.topic_names})
+    summary = " ".join(best.sentence.text.split())
+    return DevelopmentRecord(
+        id=development_id(topic.name, article.url, best.sentence.text), topic=topic.name, kind=best.kind,
+        summary=summary if len(summary) <= 300 else summary[:299].rsplit(" ", 1)[0] + "…",
+        title=article.title, evidence=best.sentence.text, new_value=best.new_value,
+        known_before=best.known_before, known_source=best.known_source, sources=[article.url],
+        names=new_names, reasons=best.reasons, confidence=confidence(verdict), first_seen=now(),
+        published=article.published,
+    )
+
+
+def explain(verdict: Verdict) -> str:
+    lines = [verdict.relevance.reason]
+    lines += [f"{f.score:.2f} {f.kind}: {'; '.join(f.reasons)} | {f.sentence.text[:140]}"
+              for f in sorted(verdict.findings, key=lambda f: -f.score)[:5]]
+    return "\n".join(lines)
+
+
+@dataclass
+class TopicPass:
+    """The state of one topic during a pass."""
+
+    topic: Topic
+    store: Store | None
+    detector: Detector
+    signatures: list[Signature]
+    report: TopicReport
+    routes: list[tuple[str, str, str, float]]
+
+    def decide(self, link: str, article: Article) -> ArticleDecision:
+        """Detect, store and learn one article; returns what was decided."""
+        store, topic = self.store, self.topic
+        if store and store.find_article(topic.name, article.url, article.text_hash):
+            existing = store.find_article(topic.name, article.url, article.text_hash)
+            store.link_to(topic.name, link, existing.id)  # type: ignore[union-attr]
+            return ArticleDecision(article.url, article.title, "duplicate", "already stored")
+        sentences = read_text(article.text, article.title)
+        verdict = self.detector.analyze(article.title, sentences)
+        record = ArticleRecord(topic=topic.name, url=article.url, fetched_url=article.fetched_url,
+                               title=article.title, text=article.text, text_hash=article.text_hash,
+                               published=article.published, relevance=verdict.relevance.score,
+                               explanation=explain(verdict), verdict="offtopic")
+        development, source_for, detail = None, None, explain(verdict)
+        if verdict.relevance.on_topic:
+            record.verdict = "background"
+            if verdict.is_new:
+                new_sentences = [f.sentence for f in verdict.findings]
+                for sig in reversed(self.signatures):
+                    shared = same_development(sig, article.title, new_sentences + sentences[:3],
+                                              article.published)
+                    if shared:
+                        source_for, record.verdict = sig.id, "source"
+                        record.development_id = sig.id
+                        detail = f"another source for {sig.id}: shares {', '.join(shared[:4])}\n{detail}"
+                        break
+                else:
+                    development = make_development(topic, article, verdict, self.detector)
+                    record.verdict, record.development_id = "development", development.id
+                    self.signatures.append(Signature.of(development.id, article.title, new_sentences,
+                                                        set(development.names), article.published))
+        if store:
+            routes = [(u, shown, mode) for u, shown, mode, minimum in self.routes
+                      if development is None or development.confidence >= minimum]
+            store.save_article(record, link, development, routes, source_for)
+        if record.verdict != "offtopic":
+            origin = f"development {development.id}" if development else f"article {article.url}"
+            self.detector.learn(sentences, origin, article.title)
+        if development:
+            self.report.developments.append(development)
+        return ArticleDecision(article.url, article.title, record.verdict, detail)
+
+
+def run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | None,
+              progress: Progress) -> TopicReport:
+    report = TopicReport(topic=topic.name)
+    progress(f"{topic.name}: reading baseline and {'' if store else 'no '}stored articles")
+    detector, signatures = build_detector(topic, store)
+    routes = [(r.url, redact(r.url), r.mode, r.min_confidence) for r in topic.notify]
+    tp = TopicPass(topic, store, detector, signatures, report, routes)
+
+    progress(f"{topic.name}: polling {len(topic.feeds)} feed(s)")
+    entries: dict[str, FeedEntry] = {}
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(topic.feeds)))) as pool:
+        for feed_report, feed_entries in pool.map(lambda u: poll_feed(fetcher, store, topic.name, u), topic.feeds):
+            handled = store.handled_links(topic.name) if store else set()
+            fresh = [e for e in feed_entries if e.url not in handled and e.url not in entries]
+            fresh = fresh[-config.fetch.max_articles_per_feed:]
+            feed_report.new_links = len(fresh)
+            entries.update((e.url, e) for e in fresh)
+            report.feeds.append(feed_report)
+
+    ordered = sorted(entries.values(), key=lambda e: (e.published or datetime.max.replace(tzinfo=UTC)))
+    progress(f"{topic.name}: {len(ordered)} new link(s) to read")
+    with ThreadPoolExecutor(max_workers=config.fetch.concurrency) as pool:
+        results = pool.map(lambda e: fetch_article(fetcher, e), ordered)
+        for i, (entry, result) in enumerate(zip(ordered, results, strict=True), 1):
+            if isinstance(result, str):
+                if store:
+                    store.link_failed(topic.name, entry.url, result)
+                report.decisions.append(ArticleDecision(entry.url, entry.title, "error", result))
+                continue
+            decision = tp.decide(entry.url, result)
+            report.decisions.append(decision)
+            progress(f"{topic.name}: [{i}/{len(ordered)}] {decision.verdict}: {result.title[:70]}")
+    return report
+
+
+def run_pass(config: Config, topic_name: str | None = None, dry_run: bool = False,
+             printer: Printer | None = None, progress: Progress | None = None) -> PassReport:
+    """One monitoring pass over the chosen topics; a failing feed or page never stops it."""
+    progress = progress or (lambda _msg: None)
+    report = PassReport(dry_run=dry_run)
+    store = None if dry_run else Store(config.state)
+    try:
+        with Fetcher(config.fetch) as fetcher:
+            for topic in config.topic(topic_name):
+                report.topics.append(run_topic(config, topic, fetcher, store, progress))
+        if store:
+            progress("sending alerts")
+            report.alerts = send_pending(store, config, "instant", printer)
+            store.record_run(report.started, report.summary())
+        elif printer:
+            from monitor.notify import render
+
+            for dev in report.developments:
+                printer(render(dev))
+    finally:
+        if store:
+            store.close()
+    return report
