@@ -76,9 +76,15 @@ def extract_article(html: bytes, url: str, charset: str | None = None,
     # Tags that never close (<p>, <li>) inflate the count, so the limit is generous.
     if nesting_depth(html, MAX_DEPTH * 4) >= MAX_DEPTH * 4:
         raise ExtractError(f"HTML nested deeper than {MAX_DEPTH * 4} levels")
-    doc = trafilatura.bare_extraction(decode(html, charset), url=url, with_metadata=True,
-                                      include_comments=False, include_tables=False, favor_precision=True,
-                                      deduplicate=False)
+    text = decode(html, charset)
+    doc = None
+    # Precision first (least boilerplate); some templates (table layouts, <br> paragraphs)
+    # only yield their text to the more lenient settings.
+    for mode in ({"favor_precision": True}, {}, {"favor_recall": True}):
+        doc = trafilatura.bare_extraction(text, url=url, with_metadata=True, include_comments=False,
+                                          include_tables=False, deduplicate=False, **mode)
+        if doc is not None and len((doc.text or "").split()) >= 40:
+            break
     if doc is None or not (doc.text or "").strip():
         raise ExtractError("no article text found")
     canonical = doc.url if doc.url and doc.url.startswith(("http://", "https://")) else url

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from monitor.detect.novelty import KnownFacts, sentence_findings
 from monitor.detect.reading import read_sentence, read_text
 from monitor.detect.relevance import TopicProfile, judge
-from monitor.detect.text import content_stems
+from monitor.detect.text import weighted_stems
 from monitor.detect.types import Finding, Sentence, Verdict
 
 __all__ = ["Detector", "Finding", "Sentence", "Verdict", "read_sentence", "read_text"]
@@ -21,7 +21,7 @@ __all__ = ["Detector", "Finding", "Sentence", "Verdict", "read_sentence", "read_
 # An article reports a development when its best sentence scores this much: one new figure
 # that counts something, or a new decisive event with a new name.
 NEW_DEVELOPMENT = 1.0
-TOPICAL_SENTENCE = 0.45  # vocabulary share that makes a sentence on topic without a keyword
+TOPICAL_SENTENCE = 0.8  # share of the typical seed coverage that makes a sentence on topic
 
 
 @dataclass
@@ -38,20 +38,29 @@ class Detector:
         return {s for _, stems in self.profile.keywords for s in stems}
 
     def learn_baseline(self, sentences: list[Sentence], origin: str) -> None:
+        """Add one seed document to what is known and to the topic's vocabulary."""
         self.known.add(sentences, origin)
-        self.profile.learn(frozenset().union(*(s.stems for s in sentences)) if sentences else ())
+        self.profile.learn(weighted_stems("\n".join(s.text for s in sentences)), seed=True)
+        self.profile.calibrate()
 
     def learn(self, sentences: list[Sentence], origin: str, title: str = "") -> None:
         """Make an on-topic article known (rolling baseline)."""
         self.known.add(sentences, origin)
-        self.profile.learn(content_stems(title).union(*(s.stems for s in sentences)))
+        self.profile.learn(weighted_stems(title + "\n" + "\n".join(s.text for s in sentences)))
 
     def topical(self, sentences: list[Sentence]) -> list[Sentence]:
-        """Sentences that are themselves about the topic: a keyword in the sentence or its
+        """Sentences that are themselves about the topic: a keyword in the sentence's
         paragraph, or mostly topic vocabulary. Asides on other subjects are dropped."""
-        anchored = {s.paragraph for s in sentences if self.profile.anchors(s.stems)}
-        return [s for s in sentences
-                if s.paragraph in anchored or self.profile.vocabulary_share(s.stems) >= TOPICAL_SENTENCE]
+        paragraphs: dict[int, list[Sentence]] = {}
+        for s in sentences:
+            paragraphs.setdefault(s.paragraph, []).append(s)
+        keep: set[int] = set()
+        for p, group in paragraphs.items():
+            stems = weighted_stems(" ".join(s.text for s in group))
+            if self.profile.keyword_hits(stems) or \
+                    self.profile.coverage(stems) >= TOPICAL_SENTENCE * self.profile.reference:
+                keep.add(p)
+        return [s for s in sentences if s.paragraph in keep]
 
     def analyze(self, title: str, sentences: list[Sentence]) -> Verdict:
         relevance = judge(self.profile, title, sentences)

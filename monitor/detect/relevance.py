@@ -1,75 +1,107 @@
 """Relevance: is an article *about* the topic, or does it only mention it in passing?
 
-Two signals, both explained in the result:
-- anchors: the topic's keywords (all their words present) in the headline, the lead and the
-  body; a keyword in one sentence of a long piece is a passing mention;
-- vocabulary: how much of the article's own vocabulary belongs to the topic (its
-  description, keywords, baseline and the developments reported so far). An article on
-  another subject that shares a name with the topic uses few of the topic's other words.
+The measure is topical coverage: of everything specific an article says (its words weighted
+by how rare they are in general English, so 'said' weighs nothing and a ship's name a lot),
+which share belongs to the topic's own vocabulary (its description, keywords, baseline and
+the articles already judged on topic). An article on another subject that shares a name or
+a few words with the topic spends most of its specific words elsewhere.
+
+Coverage differs from topic to topic (a wide baseline covers more), so it is calibrated on
+the baseline itself: each seed document is scored against the others (leave-one-out), and
+an article must reach a share of that typical seed coverage. Keywords in the headline or
+lead lower the bar a little; they never decide alone.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from monitor.detect.text import content_stems
+from monitor.detect.text import weighted_stems
 from monitor.detect.types import Relevance, Sentence
 
-# An article is on topic when its score reaches this; the score is mostly in [0, 1].
-ON_TOPIC = 0.5
+ON_TOPIC = 1.2  # share of the typical seed coverage that makes an article on topic
+WITH_KEYWORD = 0.8  # ... when a keyword stands in its headline or lead (where news states its subject)
+DEFAULT_REFERENCE = 0.45  # typical coverage when the baseline is too small to calibrate
+KEYWORD_MATCH = 0.6
+LEARNED_WEIGHT = 0.5  # share of a keyword's specific words that must be present
 
 
 @dataclass
 class TopicProfile:
-    """What the topic is: keyword stem sets and a vocabulary with document frequencies."""
+    """What the topic is: core terms (description, keywords), keyword phrases, and document
+    frequencies of the words of the baseline and of on-topic articles."""
 
     name: str
-    keywords: list[tuple[str, frozenset[str]]]
-    vocabulary: Counter[str] = field(default_factory=Counter)
-    documents: int = 0
+    keywords: list[tuple[str, dict[str, float]]]
+    core: frozenset[str] = frozenset()
+    vocabulary: Counter[str] = field(default_factory=Counter)  # seed document frequencies
+    learned: Counter[str] = field(default_factory=Counter)  # on-topic article frequencies
+    seeds: list[dict[str, float]] = field(default_factory=list)
+    reference: float = DEFAULT_REFERENCE
 
     @classmethod
     def build(cls, name: str, description: str, keywords: Iterable[str]) -> TopicProfile:
-        kws = [(k, content_stems(k)) for k in keywords if content_stems(k)]
-        profile = cls(name=name, keywords=kws)
-        profile.learn(content_stems(f"{name} {description} {' '.join(keywords)}"), weight=3)
-        return profile
+        keywords = list(keywords)
+        kws = [(k, weighted_stems(k)) for k in keywords if weighted_stems(k)]
+        core = frozenset(weighted_stems(f"{name} {description} {' '.join(keywords)}"))
+        return cls(name=name, keywords=kws, core=core)
 
-    def learn(self, stems: Iterable[str], weight: int = 1) -> None:
-        """Add one document's distinct stems to the topic vocabulary."""
-        for s in set(stems):
-            self.vocabulary[s] += weight
-        self.documents += 1
+    def member(self, stem: str, exclude: dict[str, float] | None = None) -> float:
+        """How surely a stem belongs to the topic (0..1)."""
+        if stem in self.core:
+            return 1.0
+        df = self.vocabulary.get(stem, 0) - (1 if exclude and stem in exclude else 0)
+        if df > 0:
+            return min(1.0, df / 2)
+        # Words only seen in articles count for less: an article judged on topic may still
+        # carry asides, and what it brings must not pull the next off-topic piece in.
+        return min(LEARNED_WEIGHT, self.learned.get(stem, 0) / 4)
 
-    def anchors(self, stems: frozenset[str]) -> list[str]:
-        """The keywords whose words all stand in `stems`."""
-        return [k for k, ks in self.keywords if ks <= stems]
+    def learn(self, stems: dict[str, float], seed: bool = False) -> None:
+        """Add one document's words to the topic vocabulary."""
+        if seed:
+            self.vocabulary.update(set(stems))
+            self.seeds.append(stems)
+        else:
+            self.learned.update(set(stems))
 
-    def vocabulary_share(self, stems: frozenset[str]) -> float:
-        """Share of these stems that the topic uses (weighted toward words used more than once)."""
-        if not stems:
+    def calibrate(self) -> None:
+        """Typical coverage of a seed document by the rest of the baseline (leave-one-out)."""
+        if len(self.seeds) >= 3:
+            self.reference = statistics.median(self.coverage(s, exclude=s) for s in self.seeds)
+
+    def coverage(self, stems: dict[str, float], exclude: dict[str, float] | None = None) -> float:
+        total = sum(stems.values())
+        if not total:
             return 0.0
-        hits = sum(min(1.0, self.vocabulary.get(s, 0) / 2) for s in stems)
-        return hits / len(stems)
+        return sum(w * self.member(s, exclude) for s, w in stems.items()) / total
+
+    def keyword_hits(self, stems: Iterable[str]) -> list[str]:
+        """Keywords most of whose specific words are present."""
+        present = set(stems)
+        hits = []
+        for phrase, weights in self.keywords:
+            mass = sum(weights.values()) or 1.0
+            if sum(w for s, w in weights.items() if s in present) / mass >= KEYWORD_MATCH:
+                hits.append(phrase)
+        return hits
+
+    def anchors(self, stems: Iterable[str]) -> list[str]:
+        return self.keyword_hits(stems)
 
 
 def judge(profile: TopicProfile, title: str, sentences: list[Sentence]) -> Relevance:
     """Score an article's main subject against the topic; explain the decision."""
-    title_stems = content_stems(title)
-    title_hits = profile.anchors(title_stems)
-    lead = sentences[:3]
-    lead_hits = {k for s in lead for k in profile.anchors(s.stems)}
-    body_hits = [profile.anchors(s.stems) for s in sentences]
-    anchored = sum(1 for h in body_hits if h) / max(1, len(sentences))
-    all_stems = frozenset().union(title_stems, *(s.stems for s in sentences))
-    vocab = profile.vocabulary_share(all_stems)
-    title_vocab = profile.vocabulary_share(title_stems)
-    score = (0.25 * bool(title_hits) + 0.15 * bool(lead_hits) + 0.6 * min(1.0, anchored * 2.5)) \
-        * 0.5 + vocab * 0.35 + title_vocab * 0.15
-    matched = sorted(set(title_hits) | lead_hits | {k for h in body_hits for k in h})
-    reason = (f"score {score:.2f} (title keywords {len(title_hits)}, lead keywords {len(lead_hits)}, "
-              f"sentences with a keyword {anchored:.0%}, topic vocabulary {vocab:.0%}, title vocabulary "
-              f"{title_vocab:.0%})")
-    return Relevance(score=round(score, 3), on_topic=score >= ON_TOPIC, matched=matched, reason=reason)
+    stems = weighted_stems(title + "\n" + "\n".join(s.text for s in sentences))
+    lead = weighted_stems(title + "\n" + "\n".join(s.text for s in sentences[:3]))
+    cover = profile.coverage(stems)
+    score = cover / profile.reference if profile.reference else 0.0
+    head_hits = profile.keyword_hits(lead)
+    body_hits = profile.keyword_hits(stems)
+    bar = WITH_KEYWORD if head_hits else ON_TOPIC
+    reason = (f"relevance {score:.2f} (topic coverage {cover:.0%} vs typical seed {profile.reference:.0%}; "
+              f"bar {bar:.2f}; keywords in headline/lead: {', '.join(head_hits) or 'none'})")
+    return Relevance(score=round(score, 3), on_topic=score >= bar, matched=sorted(set(body_hits)), reason=reason)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+
+from wordfreq import zipf_frequency
 
 # Lines that scraping leaves around an article but that are not its text: other stories'
 # headlines, share/subscribe prompts, photo credits, copyright and donation appeals.
@@ -129,3 +132,22 @@ def names(sentence: str) -> frozenset[str]:
             if part.lower() not in STOPWORDS and len(part) > 2:
                 found.add(stem(part))
     return frozenset(found)
+
+
+@lru_cache(maxsize=200_000)
+def specificity(word: str) -> float:
+    """How much a word says about a subject: 0 for 'the' or 'said', about 4 for a rare name.
+    From general English word frequencies (wordfreq's Zipf scale, shipped with the package)."""
+    return max(0.0, 6.0 - zipf_frequency(word.lower(), "en"))
+
+
+def weighted_stems(text: str) -> dict[str, float]:
+    """Content stems with their specificity (the most specific spelling of each stem)."""
+    out: dict[str, float] = {}
+    for w in words(text):
+        low = w.lower()
+        if len(low) < 2 or low in STOPWORDS:
+            continue
+        s = stem(low)
+        out[s] = max(out.get(s, 0.0), specificity(low))
+    return out
