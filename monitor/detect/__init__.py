@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from monitor.detect.novelty import KnownFacts, sentence_findings
 from monitor.detect.reading import read_sentence, read_text
 from monitor.detect.relevance import TopicProfile, judge
+from monitor.detect.statements import extract_events
 from monitor.detect.text import weighted_stems
 from monitor.detect.types import Finding, Sentence, Verdict
 
@@ -66,8 +67,9 @@ class Detector:
         relevance = judge(self.profile, title, sentences)
         findings: list[Finding] = []
         if relevance.on_topic:
+            headline_actions = frozenset(e.action for e in extract_events(title))
             for s in self.topical(sentences):
-                finding = sentence_findings(s, self.known, self.topic_names)
+                finding = sentence_findings(s, self.known, self.topic_names, headline_actions)
                 if finding and finding.score >= NEW_DEVELOPMENT:
                     findings.append(finding)
         return Verdict(relevance=relevance, findings=findings, sentences=sentences)

@@ -104,8 +104,10 @@ def _unit(after: str) -> tuple[tuple[str, ...], str]:
     head = re.split(r"[,;:.()\"]|\s-\s", after, maxsplit=1)[0]
     out: list[str] = []
     shown: list[str] = []
-    for word in UNIT_WORD.findall(head)[:5]:
+    for i, word in enumerate(UNIT_WORD.findall(head)[:5]):
         low = word.lower()
+        if i == 0 and low in ("a", "an", "per", "each", "every"):
+            break  # a rate ("38 a month"): what is counted is not named here
         if low in LEADING_FILLER and not out:
             continue
         if low in STOPWORDS and low not in TIME_UNITS:

@@ -19,7 +19,7 @@ from monitor.detect.figures import units_compatible, values_match
 from monitor.detect.statements import event_is_known
 from monitor.detect.types import Event, Figure, Finding, Known, Sentence
 
-RESTATED = 85  # token_set_ratio (0-100) of content stems at which a sentence is a rewording
+RESTATED = 90  # token_set_ratio (0-100) of content stems at which a sentence is a rewording
 CANDIDATES = 64  # known sentences compared per sentence (found through shared stems)
 TIME_UNITS = {"day", "week", "month", "year", "hour", "minute", "decade"}
 DECISIVE = {"launch", "begin", "end", "suspend", "resume", "approve", "reject", "sign", "ratify", "in_force",
@@ -119,8 +119,14 @@ def _new_figures(s: Sentence, known: KnownFacts) -> list[tuple[Figure, tuple[Fig
     return out
 
 
-def sentence_findings(s: Sentence, known: KnownFacts, topic_names: set[str]) -> Finding | None:
-    """The new facts in one sentence, scored; None when it says nothing new."""
+def sentence_findings(s: Sentence, known: KnownFacts, topic_names: set[str],
+                      headline_actions: frozenset[str] = frozenset()) -> Finding | None:
+    """The new facts in one sentence, scored; None when it says nothing new.
+
+    A new figure that counts something weighs most; a new decision or status change weighs
+    more when the headline states the same kind of action (news puts the development in the
+    headline); new names support both. Hedged sentences ("may", "plans to") count half.
+    """
     similarity, _ = known.restated(s)
     if similarity >= RESTATED:
         return None
@@ -130,21 +136,21 @@ def sentence_findings(s: Sentence, known: KnownFacts, topic_names: set[str]) -> 
     score = 0.0
     reasons: list[str] = []
     for f, _before in figures[:2]:
-        weight = 0.6 if f.unit and f.unit[0] in TIME_UNITS else 1.0
-        score += weight
+        score += 0.5 if f.unit and f.unit[0] in TIME_UNITS else 1.0
         reasons.append(f"new figure {f.text}")
-    if new_names:
-        score += 0.5 * min(2, len(new_names))
-        reasons.append(f"new names {', '.join(new_names[:4])}")
     if events:
-        score += 0.7
-        reasons.append(f"new {events[0].action} event" + (" (negated)" if events[0].negated else ""))
+        in_headline = any(e.action in headline_actions for e in events)
+        score += 0.7 + (0.4 if in_headline else 0.0)
+        reasons.append(f"new {events[0].action} event" + (" (negated)" if events[0].negated else "")
+                       + (", as in the headline" if in_headline else ""))
+    if new_names and (figures or events):
+        score += 0.3 * min(2, len(new_names))
+        reasons.append(f"new names {', '.join(new_names[:4])}")
     if not score:
         return None
     if s.hedged:
         score *= 0.5
         reasons.append("hedged")
-    score *= 1.0 - max(0.0, similarity - 60) / 50  # partly restated sentences count less
     kind, new_value, before, source = "event", "", "", ""
     if figures:
         f, prior = figures[0]

@@ -60,10 +60,9 @@ ACTIONS: dict[str, str] = {
 }
 ACTION_PATTERNS = {name: re.compile(rf"\b(?:{forms})\b", re.I) for name, forms in ACTIONS.items()}
 
-NEGATION = re.compile(r"\b(?:not|no|never|n't|neither|nor|without|denied|den(?:y|ies)|refus\w+ to|rul\w+ out)\b",
-                      re.I)
+NEGATION = re.compile(r"\b(?:not|no|never|n't|neither|nor|without|rul\w+ out)\b", re.I)
 HEDGE = re.compile(
-    r"\b(?:may|might|could|would|should|if|whether|unless|considering|consider(?:s|ed)?|weigh(?:s|ing|ed)?"
+    r"\b(?:may|might|could|should|if|whether|unless|considering|consider(?:s|ed)?|weigh(?:s|ing|ed)?"
     r"|plan(?:s|ned)? to|intend\w* to|threaten\w* to|expected to|likely to|poised to|set to|aim(?:s|ed)? to"
     r"|seek(?:s|ing)? to|propos\w+|possible|possibly|potential(?:ly)?|reportedly|rumou?r\w*|speculat\w+"
     r"|warn\w*|call(?:s|ed)? for|urg\w+|demand\w*|hope\w*|want\w*|review\w*|reconsider\w*)\b",
