@@ -53,7 +53,9 @@ MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug
 DATE_BEFORE = re.compile(rf"\b(?:{MONTHS})\.?\s*$", re.I)
 DATE_AFTER = re.compile(rf"^(?:st|nd|rd|th)?\s*(?:of\s+)?(?:{MONTHS})\b", re.I)
 ORDINAL_AFTER = re.compile(r"^(?:st|nd|rd|th)\b", re.I)
-IDENT_BEFORE = re.compile(r"(?:[A-Z][A-Za-z]*|[A-Za-z]+-|#|No\.)\s?$")
+# "Flight 1282", "Resolution 2722", "MAX 9", "F-16": a capitalised word (not the sentence's
+# first), an all-caps word, or a hyphenated prefix right before the number.
+IDENT_BEFORE = re.compile(r"(?:(?<=\S )[A-Z][A-Za-z]*|\b[A-Z]{2,}|[A-Za-z]+-|#|No\.)\s?$")
 TIME_AFTER = re.compile(r"^(?::\d\d|\s*(?:a\.m\.|p\.m\.|am\b|pm\b|GMT|UTC|GMT))", re.I)
 UNIT_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 TIME_UNITS = {"year", "years", "month", "months"}

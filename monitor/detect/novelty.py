@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from monitor.detect.figures import units_compatible, values_match
-from monitor.detect.statements import event_is_known
+from monitor.detect.statements import FUTURE, event_is_known
 from monitor.detect.types import Event, Figure, Finding, Known, Sentence
 
 RESTATED = 90  # token_set_ratio (0-100) of content stems at which a sentence is a rewording
@@ -38,7 +38,8 @@ def _figure_key(value: float) -> int:
 class KnownFacts:
     """Everything known so far, indexed for fast comparison."""
 
-    figures: dict[int, list[tuple[Figure, Known]]] = field(default_factory=lambda: defaultdict(list))
+    figures: dict[int, list[tuple[Figure, Known, frozenset[str], frozenset[str]]]] = field(
+        default_factory=lambda: defaultdict(list))
     units: dict[str, list[tuple[Figure, Known]]] = field(default_factory=lambda: defaultdict(list))
     events: dict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
     names: Counter[str] = field(default_factory=Counter)
@@ -55,11 +56,13 @@ class KnownFacts:
             known = Known(origin=origin, sentence=s.text)
             for f in s.figures:
                 for key in {_figure_key(f.value), _figure_key(f.high or f.value)}:
-                    self.figures[key].append((f, known))
+                    self.figures[key].append((f, known, s.stems, s.names))
                 for u in f.unit[:1] or ("",):
                     self.units[u].append((f, known))
-            for e in s.events:
-                self.events[e.action].append(e)
+            if not s.hedged and not FUTURE.search(s.text):
+                # what may, could or will happen is not known to have happened
+                for e in s.events:
+                    self.events[e.action].append(e)
             self.names.update(s.names)
             i = len(self.texts)
             self.texts.append(" ".join(sorted(s.stems)))
@@ -67,11 +70,19 @@ class KnownFacts:
             for stem in s.stems:
                 self.index[stem].append(i)
 
-    def figure_known(self, f: Figure) -> Known | None:
-        """A known figure with the same value that could count the same thing."""
+    def figure_known(self, f: Figure, context: frozenset[str] = frozenset(),
+                     names: frozenset[str] = frozenset()) -> Known | None:
+        """A known figure with the same value that counts the same thing: a compatible unit,
+        or the same value told with another noun ("17,000 ships" / "17,000 vessels",
+        "25 crew" / "twenty-five seafarers") in a sentence about the same things (for large
+        values, three shared words; for any value, two shared names)."""
         for key in {_figure_key(f.value) + d for d in (-1, 0, 1)}:
-            for other, known in self.figures.get(key, ()):
-                if values_match(f, other) and units_compatible(f, other):
+            for other, known, stems, other_names in self.figures.get(key, ()):
+                if not values_match(f, other) or f.percent != other.percent or f.money != other.money:
+                    continue
+                if units_compatible(f, other):
+                    return known
+                if f.value >= 100 and len(context & stems) >= 3 or len(names & other_names) >= 2:
                     return known
         return None
 
@@ -113,7 +124,7 @@ def _new_figures(s: Sentence, known: KnownFacts) -> list[tuple[Figure, tuple[Fig
     for f in s.figures:
         if not f.unit and f.value < 10 and not (f.percent or f.money):
             continue  # a bare small number says nothing on its own
-        if known.figure_known(f):
+        if known.figure_known(f, s.stems, s.names):
             continue
         out.append((f, known.figure_before(f)))
     return out

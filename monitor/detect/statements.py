@@ -62,12 +62,14 @@ ACTION_PATTERNS = {name: re.compile(rf"\b(?:{forms})\b", re.I) for name, forms i
 
 NEGATION = re.compile(r"\b(?:not|no|never|n't|neither|nor|without|rul\w+ out)\b", re.I)
 HEDGE = re.compile(
-    r"\b(?:may|might|could|should|if|whether|unless|considering|consider(?:s|ed)?|weigh(?:s|ing|ed)?"
+    r"\b(?:may|might|could|should|if|whether|unless|until|considering|consider(?:s|ed)?|weigh(?:s|ing|ed)?"
     r"|plan(?:s|ned)? to|intend\w* to|threaten\w* to|expected to|likely to|poised to|set to|aim(?:s|ed)? to"
     r"|seek(?:s|ing)? to|propos\w+|possible|possibly|potential(?:ly)?|reportedly|rumou?r\w*|speculat\w+"
     r"|warn\w*|call(?:s|ed)? for|urg\w+|demand\w*|hope\w*|want\w*|review\w*|reconsider\w*)\b",
     re.I,
 )
+
+FUTURE = re.compile(r"\b(?:will|would|shall|won't|going to|ask\w* (?:him|her|them|the \w+) to)\b", re.I)
 
 
 def is_hedged(sentence: str) -> bool:
@@ -87,12 +89,14 @@ def extract_events(sentence: str) -> tuple[Event, ...]:
     return tuple(events)
 
 
-def event_is_known(event: Event, known: list[Event], min_shared: int = 2) -> bool:
-    """Whether a known event has the same action, polarity and at least `min_shared` stems
-    (or most of this event's stems) in common."""
-    need = min(min_shared, max(1, len(event.stems) // 2))
+def event_is_known(event: Event, known: list[Event], share: float = 0.4) -> bool:
+    """Whether a known event has the same action and polarity and is about the same things:
+    at least two shared stems and `share` of the smaller stem set (a shared company name
+    alone does not make two strikes the same strike)."""
     for other in known:
-        if other.action == event.action and other.negated == event.negated \
-                and len(event.stems & other.stems) >= need:
+        if other.action != event.action or other.negated != event.negated:
+            continue
+        shared = len(event.stems & other.stems)
+        if shared >= max(2, share * min(len(event.stems), len(other.stems))):
             return True
     return False
