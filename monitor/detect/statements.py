@@ -15,10 +15,11 @@ from monitor.detect.types import Event
 
 # action class -> verb forms (regex alternatives). Kinds: status changes and decisions.
 ACTIONS: dict[str, str] = {
-    "launch": r"launch(?:es|ed|ing)?|inaugurat\w*|set up|sets up|establish(?:es|ed)?|unveil(?:s|ed)?",
+    "launch": r"launch(?:es|ed|ing)?|inaugurat\w*|set up|sets up|establish(?:es|ed)?|unveil(?:s|ed)?"
+              r"|announc(?:es|ed)",
     "begin": r"beg[ia]n[s]?|begun|start(?:s|ed)?|walk(?:s|ed)? out|went on strike|go(?:es)? on strike"
              r"|kick(?:s|ed)? off|broke out",
-    "end": r"end(?:s|ed)?|conclud(?:es|ed)|halt(?:s|ed)?|ceas(?:es|ed)|call(?:s|ed) off|terminat(?:es|ed)"
+    "end": r"end(?:s|ed|ing)|(?:to|will|would) end|conclud(?:es|ed)|halt(?:s|ed)?|ceas(?:es|ed)|call(?:s|ed) off|terminat(?:es|ed)"
            r"|scrap(?:s|ped)?|abandon(?:s|ed)?|wound down",
     "suspend": r"suspend(?:s|ed)?|paus(?:es|ed)|freez(?:es)|froze(?:n)?|withh[eo]ld(?:s)?",
     "resume": r"resum(?:es|ed)|restart(?:s|ed)?|reopen(?:s|ed)?|return(?:s|ed)? to",
@@ -43,7 +44,7 @@ ACTIONS: dict[str, str] = {
     "deploy": r"deploy(?:s|ed)?|sen[dt]s?|dispatch(?:es|ed)?|station(?:s|ed)?",
     "withdraw": r"withdr[ae]w(?:s|n)?|pull(?:s|ed)? out|retreat(?:s|ed)?",
     "leave_post": r"resign(?:s|ed)?|step(?:s|ped)? down|quit(?:s)?|retir(?:es|ed)|oust(?:s|ed)?"
-                  r"|fir(?:es|ed)|sack(?:s|ed)?|leav(?:es)|left",
+                  r"|sack(?:s|ed)?",
     "appoint": r"appoint(?:s|ed)?|nam(?:es|ed) (?:as )?(?:new |its )?|elect(?:s|ed)?|tap(?:s|ped)?"
                r"|promot(?:es|ed)|succeed(?:s|ed)?|replac(?:es|ed)",
     "charge": r"charg(?:es|ed)|indict(?:s|ed)?|su(?:es|ed)|convict(?:s|ed)?|sentenc(?:es|ed)|prosecut\w+",
@@ -76,16 +77,25 @@ def is_hedged(sentence: str) -> bool:
     return bool(HEDGE.search(sentence))
 
 
+# A verb form that is not the sentence's news: an adjective or noun ("an agreed ending", "the
+# end of May"), a time clause ("since the Houthis began", "a week after X unveiled"), or a
+# reduced relative clause (", launched in December,").
+NOT_A_STATEMENT = re.compile(r"(?:\b(?:a|an|the|its|their|his|her)\s+$|\b(?:after|since|before|when|once|as)\b"
+                             r"[^,;]{0,60}$|,\s*$)", re.I)
+
+
 def extract_events(sentence: str) -> tuple[Event, ...]:
     """The action classes a sentence states, each with the sentence's content stems."""
     stems = content_stems(sentence)
     negated = bool(NEGATION.search(sentence))
     events: list[Event] = []
     for name, pattern in ACTION_PATTERNS.items():
-        match = pattern.search(sentence)
-        if match:
+        for match in pattern.finditer(sentence):
+            if NOT_A_STATEMENT.search(sentence[max(0, match.start() - 80): match.start()]):
+                continue
             verb_stems = content_stems(match.group(0))
             events.append(Event(action=name, stems=stems - verb_stems, negated=negated))
+            break
     return tuple(events)
 
 

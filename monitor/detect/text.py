@@ -129,6 +129,7 @@ def names(sentence: str) -> frozenset[str]:
                 continue
             token = " ".join(rest)
         for part in token.split():
+            part = re.sub(r"['’]s$", "", part)
             # capitalised common words (sentence openers, titles like "Secretary") are not names
             if part.lower() not in STOPWORDS and len(part) > 2 and specificity(part) >= 1.5:
                 found.add(stem(part))
