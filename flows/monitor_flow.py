@@ -11,16 +11,16 @@ import os
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from prefect import flow, get_run_logger, task  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
-from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 
-from monitor.config import Config, load_config  # noqa: E402
-from monitor.fetch import Fetcher  # noqa: E402
-from monitor.notify import Printer, SendReport, send_pending  # noqa: E402
-from monitor.pipeline import PassReport, TopicReport, run_topic  # noqa: E402
-from monitor.report import markdown_report  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from monitor.config import Config, load_config
+from monitor.fetch import Fetcher
+from monitor.notify import Printer, SendReport, send_pending
+from monitor.pipeline import PassReport, TopicReport, run_topic
+from monitor.report import markdown_report
+from monitor.store import Store
 
 DEFAULT_CONFIG = os.environ.get("MONITOR_CONFIG", "config/monitor.yaml")
 

@@ -20,7 +20,7 @@ from monitor.detect import Detector, Verdict, read_text
 from monitor.detect.clustering import Signature, same_development
 from monitor.extract import Article, ExtractError, extract_article
 from monitor.feeds import FeedEntry, FeedError, parse_feed
-from monitor.fetch import FetchError, Fetcher
+from monitor.fetch import Fetcher, FetchError
 from monitor.notify import Printer, SendReport, send_pending
 from monitor.store import ArticleRecord, DevelopmentRecord, Store
 from monitor.store.models import now
@@ -224,7 +224,7 @@ class TopicPass:
             if verdict.is_new:
                 new_sentences = [f.sentence for f in verdict.findings]
                 for sig in reversed(self.signatures):
-                    shared = same_development(sig, article.title, new_sentences + sentences[:3],
+                    shared = same_development(sig, article.title, sentences,
                                               article.published)
                     if shared:
                         source_for, record.verdict = sig.id, "source"

@@ -134,7 +134,7 @@ def _is_not_a_figure(text: str, m: re.Match[str]) -> bool:
         return True
     if plain and (IDENT_BEFORE.search(before) or re.match(r"[A-Za-z]", after)):
         return True  # Flight 1282, MAX 9, A320, 777X, F-16
-    return bool(before.endswith(("/", ".")) or after.startswith(("/", "-")) and plain)
+    return bool(before.endswith(("/", ".")) or (after.startswith(("/", "-")) and plain))
 
 
 def extract_figures(sentence: str) -> tuple[Figure, ...]:
@@ -180,5 +180,5 @@ def values_match(a: Figure, b: Figure) -> bool:
         return abs(x - y) <= tol * max(abs(x), abs(y), 1e-9)
 
     tol = 0.05 if (a.high or b.high or a.qualifier or b.qualifier) else 0.005
-    return near(a.value, b.value, tol) and near(a.high or a.value, b.high or b.value, tol) \
-        or near(a.value, b.value, 0.005) and not (a.high and b.high)
+    return (near(a.value, b.value, tol) and near(a.high or a.value, b.high or b.value, tol)) \
+        or (near(a.value, b.value, 0.005) and not (a.high and b.high))

@@ -38,7 +38,7 @@ def _figure_key(value: float) -> int:
 class KnownFacts:
     """Everything known so far, indexed for fast comparison."""
 
-    figures: dict[int, list[tuple[Figure, Known, frozenset[str], frozenset[str]]]] = field(
+    figures: dict[int, list[tuple[Figure, Known, Sentence]]] = field(
         default_factory=lambda: defaultdict(list))
     units: dict[str, list[tuple[Figure, Known]]] = field(default_factory=lambda: defaultdict(list))
     events: dict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
@@ -56,7 +56,7 @@ class KnownFacts:
             known = Known(origin=origin, sentence=s.text)
             for f in s.figures:
                 for key in {_figure_key(f.value), _figure_key(f.high or f.value)}:
-                    self.figures[key].append((f, known, s.stems, s.names))
+                    self.figures[key].append((f, known, s))
                 for u in f.unit[:1] or ("",):
                     self.units[u].append((f, known))
             if not s.hedged and not FUTURE.search(s.text):
@@ -70,19 +70,18 @@ class KnownFacts:
             for stem in s.stems:
                 self.index[stem].append(i)
 
-    def figure_known(self, f: Figure, context: frozenset[str] = frozenset(),
-                     names: frozenset[str] = frozenset()) -> Known | None:
+    def figure_known(self, f: Figure, sentence: Sentence | None = None) -> Known | None:
         """A known figure with the same value that counts the same thing: a compatible unit,
         or the same value told with another noun ("17,000 ships" / "17,000 vessels",
-        "25 crew" / "twenty-five seafarers") in a sentence about the same things (for large
-        values, three shared words; for any value, two shared names)."""
+        "25 crew" / "twenty-five seafarers") in a sentence about the same things: for large
+        values three shared words, for any value two shared names or another shared figure."""
         for key in {_figure_key(f.value) + d for d in (-1, 0, 1)}:
-            for other, known, stems, other_names in self.figures.get(key, ()):
+            for other, known, ks in self.figures.get(key, ()):
                 if not values_match(f, other) or f.percent != other.percent or f.money != other.money:
                     continue
                 if units_compatible(f, other):
                     return known
-                if f.value >= 100 and len(context & stems) >= 3 or len(names & other_names) >= 2:
+                if sentence is not None and _same_context(f, sentence, ks):
                     return known
         return None
 
@@ -119,12 +118,19 @@ class KnownFacts:
         return float(best[1]), self.origins[ids[best[2]]]
 
 
+def _same_context(f: Figure, s: Sentence, known: Sentence) -> bool:
+    if (f.value >= 100 and len(s.stems & known.stems) >= 3) or len(s.names & known.names) >= 2:
+        return True
+    return any(values_match(g, h) and g is not f for g in s.figures for h in known.figures
+               if g.value != f.value)
+
+
 def _new_figures(s: Sentence, known: KnownFacts) -> list[tuple[Figure, tuple[Figure, Known] | None]]:
     out = []
     for f in s.figures:
         if not f.unit and f.value < 10 and not (f.percent or f.money):
             continue  # a bare small number says nothing on its own
-        if known.figure_known(f, s.stems, s.names):
+        if known.figure_known(f, s):
             continue
         out.append((f, known.figure_before(f)))
     return out

@@ -19,8 +19,8 @@ ACTIONS: dict[str, str] = {
               r"|announc(?:es|ed)",
     "begin": r"beg[ia]n[s]?|begun|start(?:s|ed)?|walk(?:s|ed)? out|went on strike|go(?:es)? on strike"
              r"|kick(?:s|ed)? off|broke out",
-    "end": r"end(?:s|ed|ing)|(?:to|will|would) end|conclud(?:es|ed)|halt(?:s|ed)?|ceas(?:es|ed)|call(?:s|ed) off|terminat(?:es|ed)"
-           r"|scrap(?:s|ped)?|abandon(?:s|ed)?|wound down",
+    "end": r"end(?:s|ed|ing)|(?:to|will|would) end|conclud(?:es|ed)|halt(?:s|ed)?|ceas(?:es|ed)|call(?:s|ed) off"
+           r"|terminat(?:es|ed)|scrap(?:s|ped)?|abandon(?:s|ed)?|wound down",
     "suspend": r"suspend(?:s|ed)?|paus(?:es|ed)|freez(?:es)|froze(?:n)?|withh[eo]ld(?:s)?",
     "resume": r"resum(?:es|ed)|restart(?:s|ed)?|reopen(?:s|ed)?|return(?:s|ed)? to",
     "approve": r"approv(?:es|ed)|authori[sz](?:es|ed)|clear(?:s|ed)|endors(?:es|ed)|pass(?:es|ed)"

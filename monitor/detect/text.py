@@ -28,6 +28,12 @@ SPLIT = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]*[A-Z0-9])")
 WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
 NAME = re.compile(r"\b[A-Z][a-zA-Z'’\-]+(?:\s+(?:al-|bin\s|de\s|of\s)?[A-Z][a-zA-Z'’\-]+)*")
 
+NUMBER_WORD = re.compile(
+    r"(?:(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand"
+    r"|million|billion|half|third|quarter|dozen)-?)+",
+    re.I,
+)
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are around as at be because been before being
 below between both but by can could did do does doing down during each few for from further had has have
@@ -130,6 +136,8 @@ def names(sentence: str) -> frozenset[str]:
             token = " ".join(rest)
         for part in token.split():
             part = re.sub(r"['’]s$", "", part)
+            if NUMBER_WORD.fullmatch(part):
+                continue
             # capitalised common words (sentence openers, titles like "Secretary") are not names
             if part.lower() not in STOPWORDS and len(part) > 2 and specificity(part) >= 1.5:
                 found.add(stem(part))
