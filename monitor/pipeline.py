@@ -85,20 +85,27 @@ def development_id(topic: str, url: str, evidence: str) -> str:
     return hashlib.sha256(f"{topic}\n{url}\n{evidence}".encode()).hexdigest()[:12]
 
 
+def known_origin(title: str, published: datetime | None, reported: bool) -> str:
+    """Where a known fact came from, as an alert shows it: a headline and date (never a URL or
+    id, so that an alert names only its own development)."""
+    when = f", {published:%d %b %Y}" if published else ""
+    return f"{'an earlier alert' if reported else 'an earlier article'}: \"{title[:90]}\"{when}"
+
+
 # -- building what is known ---------------------------------------------------------------
 
 def build_detector(topic: Topic, store: Store | None) -> tuple[Detector, list[Signature]]:
     """Detector for a topic: baseline first, then every stored on-topic article in order."""
     detector = Detector.for_topic(topic.name, topic.description, topic.keywords)
     for doc in load_baseline(topic.baseline):
-        detector.learn_baseline(doc.sentences, f"baseline {doc.name}")
+        detector.learn_baseline(doc.sentences, f"baseline document {doc.name}")
     signatures: list[Signature] = []
     if store is None:
         return detector, signatures
     devs = {d.id: d for d in store.developments(topic.name)}
     for row in store.known_articles(topic.name):
         sentences = read_text(row.text, row.title)
-        origin = f"development {row.development_id}" if row.development_id else f"article {row.url}"
+        origin = known_origin(row.title, row.published, row.development_id is not None)
         if row.verdict == "development" and row.development_id in devs:
             dev = devs[row.development_id]
             evidence = [s for s in sentences if s.text == dev.evidence]
@@ -241,7 +248,7 @@ class TopicPass:
                       if development is None or development.confidence >= minimum]
             store.save_article(record, link, development, routes, source_for)
         if record.verdict != "offtopic":
-            origin = f"development {development.id}" if development else f"article {article.url}"
+            origin = known_origin(article.title, article.published, development is not None)
             self.detector.learn(sentences, origin, article.title)
         if development:
             self.report.developments.append(development)

@@ -29,8 +29,9 @@ _OF_PCT = r"(\s+of\s+(?:one|a|1)\s+(?:per\s*cent|percent))?"
 FRACTION_RANGE = re.compile(_FRAC + r"\s+(?:and|to|or)\s+" + _FRAC + _OF_PCT, re.I)
 FRACTION = re.compile(_FRAC + _OF_PCT, re.I)
 WORD_MULT = re.compile(r"(\d)\s+(thousand|million|billion|trillion)\b", re.I)
-LEADING_FILLER = {"already", "additional", "more", "other", "new", "further", "extra", "some", "of", "a", "an",
-                  "the"}
+UNIT_SPELLINGS = {"tonne": "ton", "metre": "meter", "kilometre": "kilometer", "litre": "liter", "centre": "center"}
+LEADING_FILLER = {"metric", "already", "additional", "more", "other", "new", "further", "extra", "some", "of",
+                  "a", "an", "the"}
 COUNTING = [(re.compile(r"\ba score of\b", re.I), "20"), (re.compile(r"\ba dozen\b", re.I), "12"),
             (re.compile(r"\b(?:one|a) (per ?cent|percentage point)", re.I), r"1 \1")]
 MULTIPLIER = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9,
@@ -114,7 +115,7 @@ def _unit(after: str) -> tuple[tuple[str, ...], str]:
             continue
         if low in STOPWORDS and low not in TIME_UNITS:
             break
-        out.append(stem(low))
+        out.append(UNIT_SPELLINGS.get(stem(low), stem(low)))
         shown.append(word)
         if len(out) == 2:
             break

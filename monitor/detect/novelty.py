@@ -44,6 +44,7 @@ class KnownFacts:
     events: dict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
     names: Counter[str] = field(default_factory=Counter)
     texts: list[str] = field(default_factory=list)
+    sentence_names: list[frozenset[str]] = field(default_factory=list)
     origins: list[Known] = field(default_factory=list)
     index: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
@@ -66,6 +67,7 @@ class KnownFacts:
             self.names.update(s.names)
             i = len(self.texts)
             self.texts.append(" ".join(sorted(s.stems)))
+            self.sentence_names.append(s.names)
             self.origins.append(known)
             for stem in s.stems:
                 self.index[stem].append(i)
@@ -98,6 +100,15 @@ class KnownFacts:
     def event_known(self, e: Event) -> bool:
         return event_is_known(e, self.events.get(e.action, []))
 
+    def lists_known_names(self, s: Sentence, least: int = 4) -> bool:
+        """Whether the sentence names only known names, at least `least` of them together in
+        one known sentence: a count of a known list ("nine partners: Britain, Bahrain...")."""
+        if len(s.names) < least or any(n not in self.names for n in s.names):
+            return False
+        rare = sorted(s.names, key=lambda n: len(self.index.get(n, ())))[:3]
+        ids = {i for n in rare for i in self.index.get(n, ())}
+        return any(len(s.names & self.sentence_names[i]) >= least for i in ids)
+
     def restated(self, s: Sentence) -> tuple[float, Known | None]:
         """The best fuzzy match (0-100) among known sentences sharing the rarer stems."""
         if not s.stems or not self.texts:
@@ -126,6 +137,8 @@ def _same_context(f: Figure, s: Sentence, known: Sentence) -> bool:
 
 
 def _new_figures(s: Sentence, known: KnownFacts) -> list[tuple[Figure, tuple[Figure, Known] | None]]:
+    if s.figures and known.lists_known_names(s):
+        return []
     out = []
     for f in s.figures:
         if not f.unit and f.value < 10 and not (f.percent or f.money):

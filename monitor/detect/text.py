@@ -97,7 +97,10 @@ def stem(word: str) -> str:
     w = word.lower().replace("’", "'").strip("'-")
     if w.endswith("'s"):
         w = w[:-2]
-    if len(w) <= 4 or w.endswith("ss"):
+    if len(w) <= 4:
+        # short plurals: "tons", "jets", "days" (not "gas", "bus", "this")
+        return w[:-1] if len(w) == 4 and w.endswith("s") and not w.endswith(("ss", "us", "is", "as")) else w
+    if w.endswith("ss"):
         return w
     if w.endswith("ies") or w.endswith("ied"):
         return w[:-3] + "y"
