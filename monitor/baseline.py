@@ -6,10 +6,11 @@ share prompts, "Read also" headlines of other stories) are dropped before readin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.detect import Sentence, read_text
+from monitor.detect import Sentence, read_sentence, read_text
 from monitor.extract import ExtractError, extract_article
 
 SEED_SUFFIXES = {".txt", ".md", ".html", ".htm"}
@@ -26,6 +27,19 @@ class SeedDocument:
     sentences: list[Sentence]
 
 
+DATE_LINE = re.compile(r"^\s*(?:updated|published|posted)?\s*(?:on\s+)?(?:[A-Z][a-z]+\.? \d{1,2}|\d{1,2} [A-Z][a-z]+)"
+                       r",? \d{4}", re.I)
+
+
+def guess_title(text: str) -> str:
+    """The first headline-like line: four words or more, not a menu crumb or a dateline."""
+    for line in text.splitlines():
+        line = line.strip()
+        if len(line.split()) >= 4 and " / " not in line and not DATE_LINE.match(line):
+            return line
+    return ""
+
+
 def _read_seed(path: Path) -> SeedDocument:
     raw = path.read_bytes()
     if path.suffix.lower() in (".html", ".htm"):
@@ -36,8 +50,11 @@ def _read_seed(path: Path) -> SeedDocument:
         title, text = article.title, f"{article.title}\n{article.text}"
     else:
         text = raw.decode("utf-8", errors="replace")
-        title = next((line.strip() for line in text.splitlines() if len(line.split()) >= 3), path.stem)
-    return SeedDocument(name=path.name, title=title, sentences=read_text(text))
+        title = guess_title(text) or path.stem
+    sentences = read_text(text, title)
+    if title:  # the headline states facts too (seeds often carry the key figure there)
+        sentences.insert(0, read_sentence(title))
+    return SeedDocument(name=path.name, title=title, sentences=sentences)
 
 
 def load_baseline(folder: Path) -> list[SeedDocument]:

@@ -242,9 +242,10 @@ def baseline(config: ConfigOpt = DEFAULT_CONFIG, topic: TopicOpt = None,
                 if s.figures:
                     figs = "; ".join(f.text for f in s.figures)
                     out.print(f"  [cyan]figures[/cyan] {figs}  [dim]<- {s.text[:110]}", highlight=False)
-                events = [e.action for e in s.events if not s.hedged]
+                events = [e.action for e in s.events]
                 if events and not s.figures:
-                    out.print(f"  [magenta]{'/'.join(events[:3])}[/magenta] [dim]{s.text[:130]}",
+                    hedge = " (hedged: not counted as done)" if all(e.hedged or e.future for e in s.events) else ""
+                    out.print(f"  [magenta]{'/'.join(events[:3])}{hedge}[/magenta] [dim]{s.text[:130]}",
                               highlight=False)
                 if sentences and not s.figures and not events:
                     out.print(f"  [dim]{s.text[:150]}", highlight=False)

@@ -45,8 +45,8 @@ class Detector:
         self.profile.calibrate()
 
     def learn(self, sentences: list[Sentence], origin: str, title: str = "") -> None:
-        """Make an on-topic article known (rolling baseline)."""
-        self.known.add(sentences, origin)
+        """Make an on-topic article known (rolling baseline); its headline states facts too."""
+        self.known.add([read_sentence(title), *sentences] if title else sentences, origin)
         self.profile.learn(weighted_stems(title + "\n" + "\n".join(s.text for s in sentences)))
 
     def topical(self, sentences: list[Sentence]) -> list[Sentence]:

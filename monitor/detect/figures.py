@@ -27,7 +27,8 @@ SMALL = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, 
 _FRAC = r"\b(a|an|one|two|three|four|five|six|seven|eight|nine)[\s-]+(" + "|".join(FRACTIONS) + r")\b"
 _OF_PCT = r"(\s+of\s+(?:one|a|1)\s+(?:per\s*cent|percent))?"
 FRACTION_RANGE = re.compile(_FRAC + r"\s+(?:and|to|or)\s+" + _FRAC + _OF_PCT, re.I)
-FRACTION = re.compile(_FRAC + _OF_PCT, re.I)
+# "a third" is a fraction only as "a third of ..." (else "a third country"); plurals always are.
+FRACTION = re.compile(_FRAC + r"(?=s?\s+of\b|s\b)" + _OF_PCT, re.I)
 WORD_MULT = re.compile(r"(\d)\s+(thousand|million|billion|trillion)\b", re.I)
 UNIT_SPELLINGS = {"tonne": "ton", "metre": "meter", "kilometre": "kilometer", "litre": "liter", "centre": "center"}
 LEADING_FILLER = {"metric", "already", "additional", "more", "other", "new", "further", "extra", "some", "of",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from monitor.detect.figures import units_compatible, values_match
-from monitor.detect.statements import FUTURE, event_is_known
+from monitor.detect.statements import event_is_known
 from monitor.detect.types import Event, Figure, Finding, Known, Sentence
 
 RESTATED = 90  # token_set_ratio (0-100) of content stems at which a sentence is a rewording
@@ -60,9 +60,8 @@ class KnownFacts:
                     self.figures[key].append((f, known, s))
                 for u in f.unit[:1] or ("",):
                     self.units[u].append((f, known))
-            if not s.hedged and not FUTURE.search(s.text):
-                # what may, could or will happen is not known to have happened
-                for e in s.events:
+            for e in s.events:
+                if not (e.hedged or e.future):  # what may, could or will happen has not happened
                     self.events[e.action].append(e)
             self.names.update(s.names)
             i = len(self.texts)
@@ -162,7 +161,7 @@ def sentence_findings(s: Sentence, known: KnownFacts, topic_names: set[str],
         return None
     figures = _new_figures(s, known)
     new_names = sorted(n for n in s.names if n not in known.names and n not in topic_names)
-    events = [e for e in s.events if e.action in DECISIVE and not known.event_known(e)]
+    events = [e for e in s.events if e.action in DECISIVE and not e.hedged and not known.event_known(e)]
     score = 0.0
     reasons: list[str] = []
     for f, _before in figures[:2]:

@@ -85,16 +85,24 @@ NOT_A_STATEMENT = re.compile(r"(?:\b(?:a|an|the|its|their|his|her)\s+$|\b(?:afte
 
 
 def extract_events(sentence: str) -> tuple[Event, ...]:
-    """The action classes a sentence states, each with the sentence's content stems."""
+    """The action classes a sentence states, each with the sentence's content stems.
+
+    Hedging and the future count when they stand before the verb ("could send", "if ...
+    will impose", "plans to start"); negation when it stands in the verb's own clause
+    ("did not ratify", not "does not rule out ..., where he signed").
+    """
     stems = content_stems(sentence)
-    negated = bool(NEGATION.search(sentence))
     events: list[Event] = []
     for name, pattern in ACTION_PATTERNS.items():
         for match in pattern.finditer(sentence):
-            if NOT_A_STATEMENT.search(sentence[max(0, match.start() - 80): match.start()]):
+            before = sentence[: match.start()]
+            if NOT_A_STATEMENT.search(before[-80:]):
                 continue
+            clause = re.split(r"[,;:]", before)[-1].split()[-6:]
             verb_stems = content_stems(match.group(0))
-            events.append(Event(action=name, stems=stems - verb_stems, negated=negated))
+            events.append(Event(action=name, stems=stems - verb_stems,
+                                negated=bool(NEGATION.search(" ".join(clause))),
+                                hedged=bool(HEDGE.search(before)), future=bool(FUTURE.search(before))))
             break
     return tuple(events)
 

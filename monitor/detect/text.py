@@ -65,8 +65,8 @@ def is_junk_line(line: str) -> bool:
     if JUNK_LINE.match(s) or CREDIT.search(s):
         return True
     words = WORD.findall(s)
-    if len(words) < 4 and not SENTENCE_END.search(s):
-        return True  # "×", "News / Koreas / More", menu crumbs, lone names
+    if not SENTENCE_END.search(s) and len(words) < 15:
+        return True  # headlines of other stories, "×", "News / Koreas / More", menu crumbs, names
     return bool(len(s) < 25 and s.count("/") >= 2)
 
 

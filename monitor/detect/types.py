@@ -38,6 +38,8 @@ class Event:
     action: str
     stems: frozenset[str]
     negated: bool = False
+    hedged: bool = False  # a modal, condition or intention before the verb ("could send", "if ...")
+    future: bool = False  # announced, not done ("will end")
 
 
 @dataclass(frozen=True)
