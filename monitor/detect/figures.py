@@ -55,9 +55,11 @@ MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug
 DATE_BEFORE = re.compile(rf"\b(?:{MONTHS})\.?\s*$", re.I)
 DATE_AFTER = re.compile(rf"^(?:st|nd|rd|th)?\s*(?:of\s+)?(?:{MONTHS})\b", re.I)
 ORDINAL_AFTER = re.compile(r"^(?:st|nd|rd|th)\b", re.I)
-# "Flight 1282", "Resolution 2722", "MAX 9", "F-16": a capitalised word (not the sentence's
-# first), an all-caps word, or a hyphenated prefix right before the number.
-IDENT_BEFORE = re.compile(r"(?:(?<=\S )[A-Z][A-Za-z]*|\b[A-Z]{2,}|[A-Za-z]+-|#|No\.)\s?$")
+# "Flight 1282", "Resolution 2722", "MAX 9", "F-16", "737 MAX": a capitalised word right before
+# the number (unless it is an ordinary opener such as "All" or "Nearly"), a hyphenated prefix,
+# or an all-caps model name right after it.
+IDENT_BEFORE = re.compile(r"(?:\b([A-Z][A-Za-z]*)|[A-Za-z]+-|#|No\.)\s?$")
+IDENT_AFTER = re.compile(r"^\s+[A-Z]{2,}\b(?!\s+[a-z])")
 TIME_AFTER = re.compile(r"^(?::\d\d|\s*(?:a\.m\.|p\.m\.|am\b|pm\b|GMT|UTC|GMT))", re.I)
 UNIT_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 TIME_UNITS = {"year", "years", "month", "months"}
@@ -103,24 +105,26 @@ def _number(num: str, mult: str | None) -> float:
 
 
 def _unit(after: str) -> tuple[tuple[str, ...], str]:
-    """What a figure counts: stems of up to two content words after it (before punctuation),
-    and those words as written."""
+    """What a figure counts: the noun phrase after it (up to four words, ending before
+    punctuation, a function word or a verb), as stems with the head noun first ("about 12,000
+    North Korean troops" counts ('troop', 'north', 'korean')), and the phrase as written."""
     head = re.split(r"[,;:.()\"]|\s-\s", after, maxsplit=1)[0]
-    out: list[str] = []
-    shown: list[str] = []
-    for i, word in enumerate(UNIT_WORD.findall(head)[:5]):
+    if re.match(r"\s*of\s+(?:the\s+|its\s+|their\s+)?\d", head):
+        return (), ""  # "129 of the 171 jets": counted by the figure that follows
+    phrase: list[str] = []
+    for i, word in enumerate(UNIT_WORD.findall(head)[:6]):
         low = word.lower()
         if i == 0 and low in ("a", "an", "per", "each", "every"):
             break  # a rate ("38 a month"): what is counted is not named here
-        if low in LEADING_FILLER and not out:
+        if low in LEADING_FILLER and not phrase:
             continue
-        if low in STOPWORDS and low not in TIME_UNITS:
+        if low in STOPWORDS and low not in TIME_UNITS or phrase and low.endswith(("ed", "ing")):
+            break  # the counted noun ends before a verb ("171 passengers survived")
+        phrase.append(word)
+        if len(phrase) == 4 or low in TIME_UNITS:
             break
-        out.append(UNIT_SPELLINGS.get(stem(low), stem(low)))
-        shown.append(word)
-        if len(out) == 2:
-            break
-    return tuple(out), " ".join(shown)
+    stems = [UNIT_SPELLINGS.get(stem(w), stem(w)) for w in phrase]
+    return (tuple(stems[-1:] + stems[:-1]), " ".join(phrase))
 
 
 def _is_not_a_figure(text: str, m: re.Match[str]) -> bool:
@@ -134,8 +138,12 @@ def _is_not_a_figure(text: str, m: re.Match[str]) -> bool:
         return True  # Jan. 12 / 12 January / the 2nd of March
     if ORDINAL_AFTER.match(after) or TIME_AFTER.match(after):
         return True
-    if plain and (IDENT_BEFORE.search(before) or re.match(r"[A-Za-z]", after)):
-        return True  # Flight 1282, MAX 9, A320, 777X, F-16
+    ident = IDENT_BEFORE.search(before)
+    if plain and ident and not (ident.group(1) and (ident.group(1).lower() in STOPWORDS
+                                                   or QUALIFIER.search(ident.group(1)))):
+        return True  # Flight 1282, MAX 9, F-16
+    if plain and (re.match(r"[A-Za-z]", after) or IDENT_AFTER.match(after)):
+        return True  # A320, 777X, 737 MAX
     return bool(before.endswith(("/", ".")) or (after.startswith(("/", "-")) and plain))
 
 
@@ -166,14 +174,13 @@ def extract_figures(sentence: str) -> tuple[Figure, ...]:
 
 
 def units_compatible(a: Figure, b: Figure) -> bool:
-    """Whether two figures could count the same thing (same kind, overlapping counted noun)."""
+    """Whether two figures could count the same thing: same kind, and the head noun of one
+    among the words of the other ("crew" / "crew members"), or one of them unnamed."""
     if a.percent != b.percent or a.money != b.money:
         return False
-    if a.percent or a.money:
+    if a.percent or a.money or not a.unit or not b.unit:
         return True
-    if not a.unit or not b.unit:
-        return True
-    return bool(set(a.unit) & set(b.unit))
+    return a.unit[0] in b.unit or b.unit[0] in a.unit
 
 
 def values_match(a: Figure, b: Figure) -> bool:
