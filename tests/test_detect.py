@@ -72,32 +72,54 @@ def test_nouns_and_time_clauses_are_not_statements() -> None:
 
 # -- whole articles against a baseline ------------------------------------------------------
 
-CONFLICT_SEED = """Spy agency: North sends troops to Russia
+CONFLICT_SEEDS = [
+    """Spy agency: North sends troops to Russia
 South Korea's spy agency said the North had decided to send about 12,000 troops to help Russia, and had
 already dispatched 1,500 soldiers to Vladivostok for training.
-Russia and North Korea signed a mutual defence treaty in Pyongyang on June 19.
-Seoul said it would review its policy of sending only non-lethal aid to Ukraine.
-"""
+The agency said the North Korean troops were being issued Russian uniforms and weapons.
+""",
+    """Putin and Kim sign defence pact
+Russia and North Korea signed a mutual defence treaty in Pyongyang on June 19, pledging to help each other
+if either is attacked.
+Putin said Moscow could supply weapons to North Korea if Seoul arms Ukraine.
+""",
+    """Seoul weighs arms for Ukraine
+Seoul said it would review its policy of sending only non-lethal aid to Ukraine after the treaty between
+Russia and North Korea.
+South Korea has sent humanitarian aid and equipment to Kyiv but no weapons.
+""",
+]
 
-HEALTH_SEED = """Outbreak spreads in Kivu province
+HEALTH_SEEDS = [
+    """Outbreak spreads in Kivu province
 The outbreak has infected 1,200 people in Kivu province, and 40 deaths have been confirmed by the ministry.
-Health workers began vaccinating contacts of confirmed cases last week.
-The World Health Organization said the risk to neighbouring countries was moderate.
-"""
+""",
+    """Vaccination begins in Kivu
+Health workers began vaccinating contacts of confirmed outbreak cases in Kivu province last week.
+""",
+    """WHO on the Kivu outbreak
+The World Health Organization said the risk of the outbreak spreading to neighbouring countries was moderate.
+""",
+]
 
-ECONOMY_SEED = """Central bank holds rates
+ECONOMY_SEEDS = [
+    """Central bank holds rates
 The central bank held its key interest rate at 5.25% on Wednesday, the fourth meeting in a row without a move.
+""",
+    """Inflation slows
 Inflation slowed to 3.1% in May from 3.4% in April, the statistics office said.
-Economists expect the bank to start cutting rates later in the year.
-"""
+""",
+    """Economists on rates
+Economists expect the central bank to start cutting interest rates later in the year as inflation eases.
+""",
+]
 
 
-def detector(name: str, description: str, keywords: list[str], seed: str) -> Detector:
+def detector(name: str, description: str, keywords: list[str], seeds: list[str]) -> Detector:
     det = Detector.for_topic(name, description, keywords)
-    det.learn_baseline(read_text(seed), "baseline seed.txt")
-    # a second and third seed document so that relevance calibrates on the baseline
-    det.learn_baseline(read_text(seed.split("\n", 2)[2]), "baseline seed2.txt")
-    det.learn_baseline(read_text(seed.split("\n", 1)[1]), "baseline seed3.txt")
+    for i, seed in enumerate(seeds):
+        title, body = seed.split("\n", 1)
+        det.learn_baseline([read_sentence(title), *read_text(body)], f"baseline seed{i}.txt")
     return det
 
 
@@ -105,7 +127,7 @@ def detector(name: str, description: str, keywords: list[str], seed: str) -> Det
 def conflict() -> Detector:
     return detector("korea", "North Korean troops sent to Russia, the Russia-North Korea treaty and South Korea's "
                     "arms policy toward Ukraine", ["North Korean troops", "North Korea Russia treaty",
-                                                   "South Korea weapons Ukraine"], CONFLICT_SEED)
+                                                   "South Korea weapons Ukraine"], CONFLICT_SEEDS)
 
 
 def analyze(det: Detector, title: str, body: str):  # type: ignore[no-untyped-def]
@@ -161,7 +183,7 @@ def test_new_fact_in_the_last_paragraph_is_found(conflict: Detector) -> None:
 
 def test_health_topic_new_case_count() -> None:
     det = detector("outbreak", "The disease outbreak in Kivu province: cases, deaths, vaccination and spread",
-                   ["Kivu outbreak", "outbreak cases", "outbreak deaths"], HEALTH_SEED)
+                   ["Kivu outbreak", "outbreak cases", "outbreak deaths"], HEALTH_SEEDS)
     new = analyze(det, "Kivu outbreak cases climb to 1,900",
                   "The outbreak has now infected 1,900 people in Kivu province, the health ministry said, "
                   "with 61 deaths confirmed.")
@@ -174,7 +196,7 @@ def test_health_topic_new_case_count() -> None:
 
 def test_economy_topic_rate_decision() -> None:
     det = detector("rates", "The central bank's interest rate decisions, inflation and the economy",
-                   ["central bank interest rate", "inflation"], ECONOMY_SEED)
+                   ["central bank interest rate", "inflation"], ECONOMY_SEEDS)
     verdict = analyze(det, "Central bank cuts interest rate to 5% as inflation eases",
                       "The central bank cut its key interest rate to 5% on Wednesday, its first cut in four years, "
                       "after inflation slowed to 3.1% in May.")
@@ -189,7 +211,8 @@ def test_rolling_baseline_makes_a_reported_development_known(conflict: Detector)
     assert first.is_new
     conflict.learn(first.sentences, "an earlier alert", title)
     again = analyze(conflict, "Russian lawmakers back North Korea treaty",
-                    "Russian lawmakers ratified the mutual defence treaty with North Korea on Thursday, officials said.")
+                    "Russian lawmakers ratified the mutual defence treaty with North Korea on Thursday, "
+                    "officials said.")
     assert not again.is_new
 
 

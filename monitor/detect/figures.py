@@ -118,7 +118,7 @@ def _unit(after: str) -> tuple[tuple[str, ...], str]:
             break  # a rate ("38 a month"): what is counted is not named here
         if low in LEADING_FILLER and not phrase:
             continue
-        if low in STOPWORDS and low not in TIME_UNITS or phrase and low.endswith(("ed", "ing")):
+        if (low in STOPWORDS and low not in TIME_UNITS) or (phrase and low.endswith(("ed", "ing"))):
             break  # the counted noun ends before a verb ("171 passengers survived")
         phrase.append(word)
         if len(phrase) == 4 or low in TIME_UNITS:

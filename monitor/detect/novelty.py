@@ -156,12 +156,15 @@ def sentence_findings(s: Sentence, known: KnownFacts, topic_names: set[str],
     more when the headline states the same kind of action (news puts the development in the
     headline); new names support both. Hedged sentences ("may", "plans to") count half.
     """
-    similarity, _ = known.restated(s)
-    if similarity >= RESTATED:
-        return None
     figures = _new_figures(s, known)
+    # A reworded known sentence states nothing new, unless its figure changed: fuzzy
+    # similarity cannot see numbers, so it never hides a new one.
+    restated = known.restated(s)[0] >= RESTATED
+    if restated and not figures:
+        return None
     new_names = sorted(n for n in s.names if n not in known.names and n not in topic_names)
-    events = [e for e in s.events if e.action in DECISIVE and not e.hedged and not known.event_known(e)]
+    events = [] if restated else [e for e in s.events
+                                  if e.action in DECISIVE and not e.hedged and not known.event_known(e)]
     score = 0.0
     reasons: list[str] = []
     for f, _before in figures[:2]:

@@ -67,14 +67,17 @@ HEDGE = re.compile(
     r"|plan(?:s|ned)? to|intend\w* to|threaten\w* to|expected to|likely to|poised to|set to|aim(?:s|ed)? to"
     r"|seek(?:s|ing)? to|propos\w+|possible|possibly|potential(?:ly)?|reportedly|rumou?r\w*|speculat\w+"
     r"|warn\w*|call(?:s|ed)? for|urg\w+|demand\w*|hope\w*|want\w*|review\w*|reconsider\w*)\b",
-    re.I,
-)
+)  # case-sensitive: "May" the month is not "may" (sentence openers are lower-cased first)
+
+
+def _hedged(text: str) -> bool:
+    return bool(HEDGE.search(text[:1].lower() + text[1:]))
 
 FUTURE = re.compile(r"\b(?:will|would|shall|won't|going to|ask\w* (?:him|her|them|the \w+) to)\b", re.I)
 
 
 def is_hedged(sentence: str) -> bool:
-    return bool(HEDGE.search(sentence))
+    return _hedged(sentence)
 
 
 # A verb form that is not the sentence's news: an adjective or noun ("an agreed ending", "the
@@ -102,7 +105,7 @@ def extract_events(sentence: str) -> tuple[Event, ...]:
             verb_stems = content_stems(match.group(0))
             events.append(Event(action=name, stems=stems - verb_stems,
                                 negated=bool(NEGATION.search(" ".join(clause))),
-                                hedged=bool(HEDGE.search(before)), future=bool(FUTURE.search(before))))
+                                hedged=_hedged(before), future=bool(FUTURE.search(before))))
             break
     return tuple(events)
 
