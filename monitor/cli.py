@@ -20,8 +20,8 @@ from monitor.config import Config, ConfigError, load_config, redact
 DEFAULT_CONFIG = Path(os.environ.get("MONITOR_CONFIG", "config/monitor.yaml"))
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="News monitoring: new developments on your topics, alerted once.")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 STATE = {"debug": False}
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="config file (YAML); default "

@@ -50,10 +50,11 @@ def _when(entry: feedparser.FeedParserDict) -> datetime | None:
     return None
 
 
-def parse_feed(body: bytes, base_url: str = "") -> ParsedFeed:
+def parse_feed(body: bytes, base_url: str = "", content_type: str = "") -> ParsedFeed:
     """Entries oldest first (undated ones keep feed order, after the dated ones)."""
-    parsed = feedparser.parse(defuse(body), response_headers={"content-location": base_url},
-                              sanitize_html=True, resolve_relative_uris=True)
+    headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
+    parsed = feedparser.parse(defuse(body), response_headers=headers, sanitize_html=True,
+                              resolve_relative_uris=True)
     entries: list[FeedEntry] = []
     for e in parsed.entries:
         url = (e.get("link") or "").strip()
@@ -68,7 +69,7 @@ def parse_feed(body: bytes, base_url: str = "") -> ParsedFeed:
         warning = f"malformed feed ({type(exc).__name__}: {' '.join(str(exc).split())})"
         if not entries:
             raise FeedError(warning)
-    if not entries and not parsed.get("version") and not parsed.feed:
+    if not entries and not parsed.get("version"):
         raise FeedError("not a feed (no RSS/Atom structure found)")
     # feeds list newest first; we process in publication order
     dated = sorted((e for e in entries if e.published), key=lambda e: e.published or datetime.min)

@@ -130,7 +130,7 @@ def poll_feed(fetcher: Fetcher, store: Store | None, topic: str, url: str) -> tu
         if resp.not_modified:
             report.status = "not modified"
         else:
-            parsed = parse_feed(resp.content, resp.url)
+            parsed = parse_feed(resp.content, resp.url, resp.content_type)
             entries = parsed.entries
             report.entries = len(entries)
             report.error = parsed.warning or ""
@@ -228,21 +228,20 @@ class TopicPass:
         development, source_for, detail = None, None, explain(verdict)
         if verdict.relevance.on_topic:
             record.verdict = "background"
-            if verdict.is_new:
-                new_sentences = [f.sentence for f in verdict.findings]
-                for sig in reversed(self.signatures):
-                    shared = same_development(sig, article.title, sentences,
-                                              article.published)
-                    if shared:
-                        source_for, record.verdict = sig.id, "source"
-                        record.development_id = sig.id
-                        detail = f"another source for {sig.id}: shares {', '.join(shared[:4])}\n{detail}"
-                        break
-                else:
-                    development = make_development(topic, article, verdict, self.detector)
-                    record.verdict, record.development_id = "development", development.id
-                    self.signatures.append(Signature.of(development.id, article.title, new_sentences,
-                                                        set(development.names), article.published))
+            # Another outlet on a development of this news cycle adds a source, never an alert.
+            recent = next(((sig, shared) for sig in reversed(self.signatures)
+                           if (shared := same_development(sig, article.title, sentences, article.published))),
+                          None)
+            if recent:
+                sig, shared = recent
+                source_for, record.verdict, record.development_id = sig.id, "source", sig.id
+                detail = f"another source for {sig.id}: shares {', '.join(shared[:4])}\n{detail}"
+            elif verdict.is_new:
+                development = make_development(topic, article, verdict, self.detector)
+                record.verdict, record.development_id = "development", development.id
+                self.signatures.append(Signature.of(development.id, article.title,
+                                                    [f.sentence for f in verdict.findings],
+                                                    set(development.names), article.published))
         if store:
             routes = [(u, shown, mode) for u, shown, mode, minimum in self.routes
                       if development is None or development.confidence >= minimum]

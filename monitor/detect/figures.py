@@ -168,6 +168,7 @@ def extract_figures(sentence: str) -> tuple[Figure, ...]:
             unit = ("money", *unit[:1])
         start = qual.start() if qual else m.start()
         shown = f"{text[start: m.end()].strip()} {unit_text if not percent else ''}"
+        shown = re.sub(r"(?<![\d.,])\d{4,}(?![\d.,])", lambda d: f"{int(d.group()):,}", shown)  # 12000 -> 12,000
         figures.append(Figure(value=value, high=high, unit=unit, text=shown.strip(),
                               qualifier=(qual.group(1).lower() if qual else ""), percent=percent, money=money))
     return tuple(figures)
