@@ -111,7 +111,7 @@ def test_failing_feeds_are_reported_and_the_pass_goes_on(tmp_path: Path, http_se
     config = make_config(tmp_path, http_server, feeds)
     proc = monitor("run", "--plain", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
-    assert "missing.xml: HTTP 404" in proc.stdout and "broken.xml: malformed feed" in proc.stdout
+    assert "missing.xml: HTTP 404" in proc.stdout and "broken.xml: not a feed" in proc.stdout
     assert "Connection refused" in proc.stdout and "feed warning" not in proc.stdout
     assert len(developments(config)) == 1
 
