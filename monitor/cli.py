@@ -78,8 +78,8 @@ def run(
 
 def _summary(report, explain: bool) -> None:  # type: ignore[no-untyped-def]
     table = Table(title="Monitoring pass" + (" (dry run)" if report.dry_run else ""), title_justify="left")
-    for col in ("topic", "feeds ok", "feeds failed", "articles", "new developments", "more sources",
-                "background", "off topic", "errors"):
+    for col in ("topic", "feeds ok", "failed", "articles", "new", "sources", "background", "off topic",
+                "errors"):
         table.add_column(col, justify="right" if col != "topic" else "left")
     for t in report.topics:
         ok = sum(f.status in ("ok", "not modified") for f in t.feeds)

@@ -155,3 +155,12 @@ def test_run_as_prefect_flow(tmp_path: Path, http_server: LocalServer) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(developments(config)) == 1
     assert len(http_server.posts("/alerts")) == 1
+
+
+def test_demo_replay_alerts_twice_then_stays_quiet() -> None:
+    proc = monitor("demo", "--plain", timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.split("Pass 2", 1)
+    assert "about 12,000 troops (baseline document" in first and "About 11,000 North Korean troops" in first
+    assert "ratif" in first and "alerts: 2 sent" in first
+    assert "alerts: 0 sent" in second and "New:" not in second

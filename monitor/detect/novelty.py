@@ -42,6 +42,9 @@ class KnownFacts:
         default_factory=lambda: defaultdict(list))
     units: dict[str, list[tuple[Figure, Known]]] = field(default_factory=lambda: defaultdict(list))
     events: dict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
+    # every statement, hedged or not, to tell what was said before ("a bill to ratify" before
+    # "ratified"); only the unhedged ones above count as known facts
+    statements: dict[str, list[tuple[Event, Known]]] = field(default_factory=lambda: defaultdict(list))
     names: Counter[str] = field(default_factory=Counter)
     texts: list[str] = field(default_factory=list)
     sentence_names: list[frozenset[str]] = field(default_factory=list)
@@ -61,6 +64,7 @@ class KnownFacts:
                 for u in f.unit[:1] or ("",):
                     self.units[u].append((f, known))
             for e in s.events:
+                self.statements[e.action].append((e, known))
                 if not (e.hedged or e.future):  # what may, could or will happen has not happened
                     self.events[e.action].append(e)
             self.names.update(s.names)
@@ -94,7 +98,20 @@ class KnownFacts:
             candidates = list(self.units.get(f.unit[0], ()))
         candidates = [c for c in candidates if c[0].percent == f.percent and c[0].money == f.money
                       and not values_match(c[0], f)]
-        return candidates[-1] if candidates else None
+        if not candidates:
+            return None
+        # the latest value, cited where it was first known (a baseline rather than a restatement)
+        return next(c for c in candidates if values_match(c[0], candidates[-1][0]))
+
+    def statement_before(self, e: Event) -> Known | None:
+        """The closest earlier statement of the same kind of action about the same things,
+        hedged or not (what was said before a decision was taken)."""
+        best, best_shared = None, 2
+        for other, known in self.statements.get(e.action, ()):
+            shared = len(e.stems & other.stems)
+            if shared > best_shared or (shared == best_shared and best is None):
+                best, best_shared = known, shared
+        return best
 
     def event_known(self, e: Event) -> bool:
         return event_is_known(e, self.events.get(e.action, []))
@@ -192,5 +209,8 @@ def sentence_findings(s: Sentence, known: KnownFacts, topic_names: set[str],
     elif events:
         action = events[0].action
         kind = "policy" if action in POLICY else "status" if action in STATUS else "event"
+        said = known.statement_before(events[0])
+        if said:
+            before, source = said.sentence, said.origin
     return Finding(kind=kind, sentence=s, score=round(score, 3), new_value=new_value, known_before=before,
                    known_source=source, reasons=reasons)

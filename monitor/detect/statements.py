@@ -28,7 +28,7 @@ ACTIONS: dict[str, str] = {
     "reject": r"reject(?:s|ed)?|throw(?:s|n)? out|threw out|vot(?:es|ed) down|veto(?:es|ed)?"
               r"|overturn(?:s|ed)?|struck down|strikes? down|dismiss(?:es|ed)?|refus(?:es|ed)|block(?:s|ed)?",
     "sign": r"sign(?:s|ed)?|ink(?:s|ed)?",
-    "ratify": r"ratif(?:y|ies|ied)",
+    "ratify": r"ratif(?:y|ies|ied|ying)",
     "in_force": r"(?:enter(?:s|ed)?|came|come[s]?) into force|t[ao]ok(?:e[sn])? effect|in force",
     "agree": r"agree(?:s|d)?|accept(?:s|ed)?|settl(?:es|ed)|reach(?:es|ed) (?:a |an )?(?:deal|agreement)"
              r"|plead(?:s|ed)? guilty|pled guilty",
