@@ -40,6 +40,12 @@ class FetchSettings(Strict):
     per_host: int = Field(2, ge=1, le=16, description="requests in flight per host")
     user_agent: str = "news-monitor/0.1 (+https://github.com/news-monitor/news-monitor)"
     retry_after_max: float = Field(30.0, ge=0, description="longest Retry-After we wait inside a pass")
+    contact: str = Field("", description="contact URL or mail added to the User-Agent, e.g. https://example.org/bot")
+    min_delay: float = Field(0.5, ge=0, le=60, description="seconds between request starts to one host")
+    respect_robots: bool = Field(True, description="skip article pages that robots.txt disallows")
+    max_page_bytes: int = Field(3_000_000, gt=1000, description="largest HTML page handed to extraction")
+    max_page_elements: int = Field(20_000, ge=100, description="most HTML elements in a page we extract")
+    max_page_depth: int = Field(1_600, ge=50, description="deepest HTML nesting (rough count) we extract")
 
 
 class Route(Strict):
