@@ -19,7 +19,7 @@ from monitor.config import Config, Topic, redact
 from monitor.detect import Detector, Verdict, read_text
 from monitor.detect.clustering import Signature, same_development
 from monitor.extract import Article, ExtractError, extract_article
-from monitor.feeds import FeedEntry, FeedError, parse_feed
+from monitor.feeds import FeedEntry, FeedError, parse_feed, plausible_feed_type
 from monitor.fetch import Fetcher, FetchError
 from monitor.notify import Printer, SendReport, send_pending
 from monitor.store import ArticleRecord, DevelopmentRecord, Store
@@ -74,6 +74,7 @@ class PassReport:
         return {
             "topics": {t.topic: {"feeds_ok": sum(f.status in ("ok", "not modified") for f in t.feeds),
                                  "feeds_failed": sum(f.status == "error" for f in t.feeds),
+                                 "feeds_backing_off": sum(f.status == "backing off" for f in t.feeds),
                                  "articles": len(t.decisions), "developments": len(t.developments),
                                  "background": t.count("background"), "offtopic": t.count("offtopic"),
                                  "errors": t.count("error")} for t in self.topics},
@@ -129,8 +130,11 @@ def poll_feed(fetcher: Fetcher, store: Store | None, topic: str, url: str) -> tu
                              accept="application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5")
         if resp.not_modified:
             report.status = "not modified"
+        elif not plausible_feed_type(resp.content_type):
+            raise FeedError(f"not a feed: the server sent {resp.content_type}")
         else:
-            parsed = parse_feed(resp.content, resp.url, resp.content_type)
+            ctype = f"{resp.content_type}; charset={resp.charset}" if resp.charset else resp.content_type
+            parsed = parse_feed(resp.content, resp.url, ctype)
             entries = parsed.entries
             report.entries = len(entries)
             report.error = parsed.warning or ""
@@ -156,11 +160,16 @@ def poll_feed(fetcher: Fetcher, store: Store | None, topic: str, url: str) -> tu
 
 def fetch_article(fetcher: Fetcher, entry: FeedEntry) -> Article | str:
     """The extracted article, or the reason it could not be had."""
+    limits = fetcher.settings
     try:
+        if limits.respect_robots and not fetcher.robots_allows(entry.url):
+            return "disallowed by robots.txt (fetch.respect_robots)"
         resp = fetcher.fetch(entry.url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
         if resp.content_type and "html" not in resp.content_type and "xml" not in resp.content_type:
             return f"not a web page ({resp.content_type})"
-        article = extract_article(resp.content, resp.url, resp.charset)
+        # resp.url is the page after redirects (a news-search link resolves to the publisher)
+        article = extract_article(resp.content, resp.url, resp.charset, limits.max_page_bytes,
+                                  limits.max_page_elements, limits.max_page_depth)
     except (FetchError, ExtractError) as exc:
         return str(exc)
     if entry.published:
