@@ -144,6 +144,8 @@ class HostGate:
 
     per_host: int
     min_delay: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
     _locks: dict[str, threading.Semaphore] = field(default_factory=dict)
     _next_start: dict[str, float] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
@@ -157,11 +159,11 @@ class HostGate:
         """Hold one of the host's slots; waits for the minimum delay since the last start."""
         with self(host):
             with self._guard:  # reserve a start time, then sleep outside the lock
-                now = time.monotonic()
+                now = self.clock()
                 start = max(now, self._next_start.get(host, now))
                 self._next_start[host] = start + self.min_delay
             if start > now:
-                time.sleep(start - now)
+                self.sleep(start - now)
             yield
 
 
