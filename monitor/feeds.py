@@ -108,8 +108,9 @@ def parse_feed(body: bytes, base_url: str = "", content_type: str = "") -> Parse
                                  summary=e.get("summary") or "", published=_when(e),
                                  guid=e.get("id") or url))
     warning = None
-    if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
+    exc = parsed.get("bozo_exception")
+    # a missing or non-XML Content-Type is no defect of the feed itself
+    if parsed.get("bozo") and not isinstance(exc, feedparser.NonXMLContentType):
         warning = f"malformed feed ({type(exc).__name__}: {' '.join(str(exc).split())})"
         if not entries:
             raise FeedError(warning)
