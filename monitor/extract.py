@@ -11,6 +11,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import unescape as html_unescape
+from urllib.parse import urljoin
 
 import trafilatura
 from dateutil import parser as dateparser
@@ -93,6 +95,26 @@ def check_page(html: bytes, max_bytes: int = MAX_HTML_BYTES, max_elements: int =
         raise ExtractError(f"page has more than {max_elements} HTML elements (fetch.max_page_elements)")
     if depth >= max_depth:
         raise ExtractError(f"HTML nested deeper than {max_depth} levels (fetch.max_page_depth)")
+
+
+META_TAG = re.compile(rb"<meta\b[^<>]{0,500}>", re.I)
+REFRESH = re.compile(rb"""http-equiv\s*=\s*["']?refresh""", re.I)
+REFRESH_URL = re.compile(rb"""content\s*=\s*["']?\s*\d*(?:\.\d*)?\s*[;,]\s*url\s*=\s*["']?([^"'\s>]+)""", re.I)
+REDIRECT_PAGE_MAX = 20_000  # redirector pages are tiny; a big page with a refresh is an article
+
+
+def redirect_target(html: bytes, base: str) -> str | None:
+    """Where a small redirector page (<meta http-equiv="refresh" content="0;url=...">) sends
+    the reader, as an absolute http(s) URL; None for anything else."""
+    if len(html) > REDIRECT_PAGE_MAX:
+        return None
+    for tag in META_TAG.finditer(html):
+        found = REFRESH.search(tag.group()) and REFRESH_URL.search(tag.group())
+        if found:
+            target = urljoin(base, html_unescape(found.group(1).decode("ascii", errors="ignore")))
+            if target.startswith(("http://", "https://")) and target != base:
+                return target
+    return None
 
 
 def _encoding(name: str | bytes | None) -> str | None:

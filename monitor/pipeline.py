@@ -18,7 +18,7 @@ from monitor.baseline import load_baseline
 from monitor.config import Config, Topic, redact
 from monitor.detect import Detector, Verdict, read_text
 from monitor.detect.clustering import Signature, same_development
-from monitor.extract import Article, ExtractError, extract_article
+from monitor.extract import Article, ExtractError, extract_article, redirect_target
 from monitor.feeds import FeedEntry, FeedError, parse_feed, plausible_feed_type
 from monitor.fetch import Fetcher, FetchError
 from monitor.notify import Printer, SendReport, send_pending
@@ -165,6 +165,9 @@ def fetch_article(fetcher: Fetcher, entry: FeedEntry) -> Article | str:
         if limits.respect_robots and not fetcher.robots_allows(entry.url):
             return "disallowed by robots.txt (fetch.respect_robots)"
         resp = fetcher.fetch(entry.url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+        target = redirect_target(resp.content, resp.url)
+        if target:  # a redirector page (news-search links): one more hop, same limits and guard
+            resp = fetcher.fetch(target, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
         if resp.content_type and "html" not in resp.content_type and "xml" not in resp.content_type:
             return f"not a web page ({resp.content_type})"
         # resp.url is the page after redirects (a news-search link resolves to the publisher)

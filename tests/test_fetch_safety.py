@@ -355,14 +355,20 @@ def test_one_pass_survives_hostile_feeds_and_stores_the_good_article(http_server
     assert drip_sent.done.wait(10)
 
 
-def test_news_search_redirect_link_and_outlet_link_are_one_article(http_server: LocalServer,
-                                                                    tmp_path: Path) -> None:
-    """A search feed links to a redirector; the outlet's own feed links to the page itself.
-    Both end at the publisher URL, and the pass stores one article linked from both."""
+@pytest.mark.parametrize("redirector", ["http", "meta refresh"])
+def test_news_search_redirect_link_and_outlet_link_are_one_article(http_server: LocalServer, tmp_path: Path,
+                                                                    redirector: str) -> None:
+    """A search feed links to a redirector (an HTTP redirect, or a tiny page with a meta
+    refresh); the outlet's own feed links to the page itself. Both end at the publisher URL,
+    and the pass stores one article linked from both."""
     srv = http_server
     srv.routes["/article/1"] = Route(200, article_html("Harbour terminal opens in March", PARAS),
                                      {"Content-Type": "text/html"})
-    srv.routes["/news/rss/articles/CBMiabc"] = Route(302, headers={"Location": srv.url("/article/1")})
+    if redirector == "http":
+        srv.routes["/news/rss/articles/CBMiabc"] = Route(302, headers={"Location": srv.url("/article/1")})
+    else:
+        page = f'<html><head><meta http-equiv="refresh" content="0;url={srv.url("/article/1")}"></head></html>'
+        srv.routes["/news/rss/articles/CBMiabc"] = Route(200, page.encode(), {"Content-Type": "text/html"})
     search_link = srv.url("/news/rss/articles/CBMiabc?oc=5")
     srv.routes["/search.xml"] = Route(200, rss([{"link": search_link, "title": "Terminal - Outlet"}]),
                                       {"Content-Type": "application/rss+xml"})
