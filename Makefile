@@ -35,3 +35,7 @@ lint: $(BIN)/monitor
 
 clean:
 	rm -rf $(VENV) state .pytest_cache
+
+.PHONY: fuzz
+fuzz: $(BIN)/monitor  ## mutate feeds and pages, report parser crashes; cost of hostile inputs
+	$(BIN)/python bench/fuzz_parsers.py --iterations $${FUZZ_ITERATIONS:-1000}

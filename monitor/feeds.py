@@ -15,6 +15,8 @@ import feedparser
 
 DECL_START = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
 DECL_STOP = re.compile(rb"[\"'\[\]>]")
+CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]{1,12}|[0-9]{1,12});")
+XML_DECL = re.compile(rb"^\s*<\?xml[^>]{0,300}\?>")
 NOT_FEED_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip",
                   "application/gzip", "application/x-gzip", "application/octet-stream")
 
@@ -91,14 +93,43 @@ def _when(entry: feedparser.FeedParserDict) -> datetime | None:
     return None
 
 
+def _charref(m: re.Match[bytes]) -> bytes:
+    digits = m.group(1)
+    try:
+        code = int(digits[1:], 16) if digits[:1] in (b"x", b"X") else int(digits)
+    except ValueError:
+        return b"&#xFFFD;"
+    return m.group() if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else b"&#xFFFD;"
+
+
+def fix_charrefs(body: bytes) -> bytes:
+    """Replace character references to no character (&#x110000;, surrogates): feedparser's
+    lenient parser raises on them instead of reporting a malformed feed."""
+    return CHARREF.sub(_charref, body)
+
+
+def _feedparser(body: bytes, headers: dict[str, str]) -> feedparser.FeedParserDict:
+    """feedparser, which has crashed on odd bytes (a non-ASCII encoding name in the XML
+    declaration): on any exception, once more on the body as plain UTF-8, else FeedError."""
+    try:
+        return feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    except Exception as exc:  # a bug in the parser must cost one feed, not the pass
+        first = exc
+    plain = XML_DECL.sub(b"", body.decode("utf-8", errors="replace").encode("utf-8"), count=1)
+    headers = {k: v for k, v in headers.items() if k != "content-type"}
+    try:
+        return feedparser.parse(plain, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    except Exception:
+        raise FeedError(f"feed parser failed ({type(first).__name__}: {' '.join(str(first).split())[:200]})") from None
+
+
 def parse_feed(body: bytes, base_url: str = "", content_type: str = "") -> ParsedFeed:
     """Entries oldest first (undated ones keep feed order, after the dated ones).
 
     `content_type` is the response's header (its charset is a hint to feedparser, which also
     reads the XML declaration and falls back when the bytes do not decode)."""
     headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
-    parsed = feedparser.parse(defuse(body), response_headers=headers, sanitize_html=True,
-                              resolve_relative_uris=True)
+    parsed = _feedparser(fix_charrefs(defuse(body)), headers)
     entries: list[FeedEntry] = []
     for e in parsed.entries:
         url = (e.get("link") or "").strip()

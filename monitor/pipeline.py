@@ -143,6 +143,8 @@ def poll_feed(fetcher: Fetcher, store: Store | None, topic: str, url: str) -> tu
             state.last_modified = resp.last_modified or state.last_modified
     except (FetchError, FeedError) as exc:
         report.status, report.error = "error", str(exc)
+    except Exception as exc:  # a bug in a parser must cost this feed, not the pass
+        report.status, report.error = "error", f"unexpected {type(exc).__name__}: {exc}"
     if state:
         state.last_attempt_at = now()
         state.last_status = report.status
@@ -175,6 +177,8 @@ def fetch_article(fetcher: Fetcher, entry: FeedEntry) -> Article | str:
                                   limits.max_page_elements, limits.max_page_depth)
     except (FetchError, ExtractError) as exc:
         return str(exc)
+    except Exception as exc:  # a bug in extraction must cost this page, not the pass
+        return f"unexpected {type(exc).__name__}: {exc}"
     if entry.published:
         article.published = entry.published
     if not article.title:

@@ -137,6 +137,17 @@ def test_invalid_bytes_and_bogus_charsets_never_crash(prolog: bytes) -> None:
     assert "Fine" in [e.title for e in parsed.entries]
 
 
+@pytest.mark.parametrize("body", [
+    feed(ITEM % (b"Bad &#x110000; ref &#xD800; &#99999999999; ok", 1, 1)),  # feedparser: chr() ValueError
+    feed(ITEM % (b"One", 1, 1), prolog=b'<?xml version="1.0" encoding="utf\xe1-8"?>'),  # UnicodeDecodeError
+    feed(ITEM % (b"One", 1, 1), prolog=b'<?xml version="1.0" encoding="\x9e"?>'),
+])
+def test_inputs_that_crashed_feedparser_are_parsed(body: bytes) -> None:
+    """Found by bench/fuzz_parsers.py: feedparser raised instead of reporting a bad feed."""
+    parsed = parse_feed(body, content_type="text/xml; charset=koi8-r")
+    assert [e.url for e in parsed.entries] == ["http://127.0.0.1/a1"]
+
+
 def test_feed_content_types() -> None:
     for ok in ("application/rss+xml", "text/xml", "application/xml", "text/html", "text/plain", ""):
         assert plausible_feed_type(ok), ok
