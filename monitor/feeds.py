@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 import feedparser
 
 DECL_START = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
-DECL_STOP = re.compile(rb"[\"'\[\]>]")
+DECL_STOP = re.compile(rb"[\"'\[\]]")  # inside an internal subset: a ">" ends nothing
+DECL_STOP_TOP = re.compile(rb"[\"'\[>]")  # outside: a stray "]" means nothing
 CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]{1,12}|[0-9]{1,12});")
 XML_DECL = re.compile(rb"^\s*<\?xml[^>]{0,300}\?>")
 NOT_FEED_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip",
@@ -43,9 +44,10 @@ class ParsedFeed:
 
 def _declaration_end(body: bytes, pos: int) -> int:
     """Index just past the `>` closing a declaration that starts before `pos`, skipping quoted
-    strings and a bracketed internal subset; the end of the body when it never closes."""
+    strings and a bracketed internal subset; the end of the body when it never closes (or
+    nests brackets deeper than any real DTD does)."""
     depth = 0
-    while (m := DECL_STOP.search(body, pos)) is not None:
+    while (m := (DECL_STOP if depth else DECL_STOP_TOP).search(body, pos)) is not None:
         char = m.group()
         if char in (b'"', b"'"):
             close = body.find(char, m.end())
@@ -56,9 +58,11 @@ def _declaration_end(body: bytes, pos: int) -> int:
         pos = m.end()
         if char == b"[":
             depth += 1
+            if depth > 8:
+                break
         elif char == b"]":
-            depth = max(0, depth - 1)
-        elif depth == 0:
+            depth -= 1
+        else:  # ">" outside the internal subset
             return pos
     return len(body)
 
