@@ -289,7 +289,7 @@ class Fetcher:
             headers={"User-Agent": user_agent(settings), "Accept-Encoding": "gzip, deflate"},
         )
         self.gate = HostGate(settings.per_host, settings.min_delay)
-        self._robots: dict[str, RobotFileParser | None] = {}
+        self._robots: dict[str, tuple[RobotFileParser | None, str]] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._robots_guard = threading.Lock()
 
@@ -400,10 +400,15 @@ class Fetcher:
     # -- robots.txt -----------------------------------------------------------------------
 
     def robots_allows(self, url: str) -> bool:
-        """Whether the host's robots.txt lets our User-Agent fetch `url` (cached per host).
+        """Whether the host's robots.txt lets our User-Agent fetch `url` (cached per host)."""
+        return self.robots_refusal(url) is None
+
+    def robots_refusal(self, url: str) -> str | None:
+        """Why robots.txt keeps us from `url`, or None when it may be fetched (cached per host).
 
         RFC 9309: a missing robots.txt (any 4xx) allows everything; an unreachable one (5xx,
-        timeout, refused) disallows everything for this run."""
+        timeout, refused connection) disallows the whole host for this run. A host the address
+        guard refuses is left to the page fetch, which then says so."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._robots_guard:
@@ -411,21 +416,25 @@ class Fetcher:
         with lock:  # one fetch per host even when many threads ask at once
             if origin not in self._robots:
                 self._robots[origin] = self._load_robots(origin)
-        rules = self._robots[origin]
-        if rules is None:
-            return True
+        rules, unreachable = self._robots[origin]
+        if unreachable:
+            return f"robots.txt unreachable ({unreachable}): host skipped this run (fetch.respect_robots)"
         agent = self.settings.user_agent.split("/", 1)[0].split()[0]
-        return rules.can_fetch(agent, url)
+        if rules is not None and not rules.can_fetch(agent, url):
+            return "disallowed by robots.txt (fetch.respect_robots)"
+        return None
 
-    def _load_robots(self, origin: str) -> RobotFileParser | None:
-        rules = RobotFileParser(origin + "/robots.txt")
+    def _load_robots(self, origin: str) -> tuple[RobotFileParser | None, str]:
+        """(rules or None for no rules, why robots.txt was unreachable or "")."""
         try:
             resp = self.fetch(origin + "/robots.txt", accept="text/plain", max_bytes=ROBOTS_MAX_BYTES)
+        except ForbiddenAddress:
+            return None, ""
         except FetchError as exc:
             text = str(exc)
-            if text.startswith("HTTP 4") or "over the cap" in text:
-                return None
-            rules.disallow_all = True
-            return rules
+            if text.startswith("HTTP 4") or "over the cap" in text or "refused scheme" in text:
+                return None, ""
+            return None, text
+        rules = RobotFileParser(origin + "/robots.txt")
         rules.parse(resp.content.decode("utf-8", errors="replace").splitlines())
-        return rules
+        return rules, ""

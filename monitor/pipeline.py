@@ -164,8 +164,9 @@ def fetch_article(fetcher: Fetcher, entry: FeedEntry) -> Article | str:
     """The extracted article, or the reason it could not be had."""
     limits = fetcher.settings
     try:
-        if limits.respect_robots and not fetcher.robots_allows(entry.url):
-            return "disallowed by robots.txt (fetch.respect_robots)"
+        refusal = fetcher.robots_refusal(entry.url) if limits.respect_robots else None
+        if refusal:
+            return refusal
         resp = fetcher.fetch(entry.url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
         target = redirect_target(resp.content, resp.url)
         if target:  # a redirector page (news-search links): one more hop, same limits and guard

@@ -274,12 +274,25 @@ def test_robots_txt_is_honoured_and_fetched_once_per_host(http_server: LocalServ
     assert http_server.gets("/robots.txt") == 1 and http_server.gets("/private/a") == 0
 
 
-@pytest.mark.parametrize(("status", "allowed"), [(404, True), (500, False)])
+@pytest.mark.parametrize(("status", "refusal"), [(404, None), (410, None),
+                                                 (500, "robots.txt unreachable (HTTP 500 Internal Server Error)")])
 def test_missing_robots_allows_and_broken_robots_disallows(http_server: LocalServer, status: int,
-                                                            allowed: bool) -> None:
+                                                            refusal: str | None) -> None:
     http_server.routes["/robots.txt"] = Route(status, b"")
     with Fetcher(settings(respect_robots=True)) as fetcher:
-        assert fetcher.robots_allows(http_server.url("/any")) is allowed
+        found = fetcher.robots_refusal(http_server.url("/any"))
+        assert fetcher.robots_refusal(http_server.url("/other")) == found
+    assert (found or "").startswith(refusal or "")
+    assert (found is None) == (refusal is None)
+    assert http_server.gets("/robots.txt") == 1
+
+
+def test_guard_refusal_is_reported_as_such_not_as_robots(http_server: LocalServer) -> None:
+    http_server.routes["/a"] = Route(200, article_html("Harbour", PARAS), {"Content-Type": "text/html"})
+    with Fetcher(settings(respect_robots=True, allow_private_addresses=False)) as fetcher:
+        reason = fetch_article(fetcher, FeedEntry(http_server.url("/a"), "", "", None, "a"))
+    assert isinstance(reason, str) and "resolves to loopback address" in reason
+    assert http_server.requests == []
 
 
 # -- whole passes ------------------------------------------------------------------------------
