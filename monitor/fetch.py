@@ -137,10 +137,21 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+def is_loopback_host(host: str) -> bool:
+    """localhost or a loopback IP literal: this machine, where spacing requests protects nobody
+    (no DNS lookup: a name is judged by itself)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass
 class HostGate:
     """Politeness per host: at most `per_host` requests in flight, and request starts at least
-    `min_delay` seconds apart."""
+    `min_delay` seconds apart (not for this machine's own loopback servers)."""
 
     per_host: int
     min_delay: float = 0.0
@@ -161,7 +172,7 @@ class HostGate:
             with self._guard:  # reserve a start time, then sleep outside the lock
                 now = self.clock()
                 start = max(now, self._next_start.get(host, now))
-                self._next_start[host] = start + self.min_delay
+                self._next_start[host] = start + (0.0 if is_loopback_host(host) else self.min_delay)
             if start > now:
                 self.sleep(start - now)
             yield

@@ -245,6 +245,9 @@ def test_host_gate_spaces_request_starts_by_the_minimum_delay() -> None:
     now[0] += 10  # long after: no wait either
     with gate.slot("a.test"):
         pass
+    for host in ("127.0.0.1", "127.0.0.1", "localhost", "localhost", "::1", "::1"):  # this machine: no spacing
+        with gate.slot(host):
+            pass
     assert slept == [0.5, 1.0]
 
 
