@@ -190,6 +190,23 @@ def test_failing_feed_backs_off_exponentially_and_is_reported(http_server: Local
         store.close()
 
 
+def test_unchanged_feed_costs_one_small_request_per_poll(http_server: LocalServer, tmp_path: Path) -> None:
+    body = rss([{"link": f"http://127.0.0.1/a{i}", "title": f"Item {i}"} for i in range(20)])
+    http_server.routes["/feed.xml"] = Route(200, body, {"ETag": '"v7"', "Content-Type": "application/rss+xml"})
+    url = http_server.url("/feed.xml")
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        with Fetcher(FetchSettings(allow_private_addresses=True, timeout=2, min_delay=0)) as fetcher:
+            first, entries = poll_feed(fetcher, store, "t", url)
+            second, again = poll_feed(fetcher, store, "t", url)
+        assert (first.status, len(entries)) == ("ok", 20)
+        assert (second.status, again, second.error) == ("not modified", [], "")
+        assert http_server.requests[1][2].get("If-None-Match") == '"v7"'
+        assert store.feed_state("t", url).etag == '"v7"'
+    finally:
+        store.close()
+
+
 def test_monitor_feeds_shows_the_failing_feed(http_server: LocalServer, tmp_path: Path) -> None:
     from monitor.cli import app
 
