@@ -129,7 +129,8 @@ def sequence(*handlers: Handler) -> Handler:
 
 
 def in_flight_counter(inner: Handler, hold: float = 0.3) -> tuple[Handler, list[int]]:
-    """Wraps `inner`, holding each request `hold` seconds; [current, peak] in-flight counts."""
+    """Wraps `inner`, holding each request `hold` seconds before answering; [current, peak]
+    counts of requests held at once."""
     counts = [0, 0]
     lock = threading.Lock()
 
@@ -137,12 +138,10 @@ def in_flight_counter(inner: Handler, hold: float = 0.3) -> tuple[Handler, list[
         with lock:
             counts[0] += 1
             counts[1] = max(counts[1], counts[0])
-        try:
-            time.sleep(hold)
-            inner(req)
-        finally:
-            with lock:
-                counts[0] -= 1
+        time.sleep(hold)
+        with lock:  # before answering: once answered, the client may send its next request at once
+            counts[0] -= 1
+        inner(req)
 
     return handle, counts
 
