@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, LocalServer, Route, article_html
-from hostile import run_bounded
 
 from monitor.config import FetchSettings
 from monitor.extract import MAX_ELEMENTS, ExtractError, check_page, decode, extract_article, page_shape
 from monitor.feeds import FeedEntry
 from monitor.fetch import Fetcher
 from monitor.pipeline import fetch_article
+
+from .conftest import ROOT, LocalServer, Route, article_html
+from .hostile import run_bounded
 
 PARAS = ["The regional council approved the new tram line on Monday after a debate that lasted most of "
          "the afternoon, with 31 members voting in favour and 12 against.",

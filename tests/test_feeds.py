@@ -8,8 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import LocalServer, Route, rss, write_config
-from hostile import run_bounded
 from typer.testing import CliRunner
 
 from monitor.config import FetchSettings
@@ -18,6 +16,9 @@ from monitor.fetch import Fetcher
 from monitor.pipeline import BACKOFF_MAX, poll_feed
 from monitor.store import Store
 from monitor.store.models import now
+
+from .conftest import LocalServer, Route, rss, write_config
+from .hostile import run_bounded
 
 ITEM = b"<item><title>%s</title><link>http://127.0.0.1/a%d</link><guid>g%d</guid></item>"
 

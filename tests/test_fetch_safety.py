@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LocalServer, Route, _handler, article_html, rss, write_config
-from hostile import MB, Sent, drip, endless, gzip_bomb, in_flight_counter, reply, run_bounded, sequence
 from sqlalchemy import select
 
 from monitor.config import FetchSettings, load_config
@@ -21,6 +19,9 @@ from monitor.fetch import Fetcher, FetchError, ForbiddenAddress, HostGate, check
 from monitor.pipeline import fetch_article, run_pass
 from monitor.store import Store
 from monitor.store.models import ArticleRecord, Link
+
+from .conftest import LocalServer, Route, _handler, article_html, rss, write_config
+from .hostile import MB, Sent, drip, endless, gzip_bomb, in_flight_counter, reply, run_bounded, sequence
 
 
 def settings(**overrides: Any) -> FetchSettings:
