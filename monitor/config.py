@@ -44,7 +44,7 @@ class FetchSettings(Strict):
     min_delay: float = Field(0.5, ge=0, le=60, description="seconds between request starts to one host")
     respect_robots: bool = Field(True, description="skip article pages that robots.txt disallows")
     max_page_bytes: int = Field(3_000_000, gt=1000, description="largest HTML page handed to extraction")
-    max_page_elements: int = Field(20_000, ge=100, description="most HTML elements in a page we extract")
+    max_page_elements: int = Field(10_000, ge=100, description="most HTML elements in a page we extract")
     max_page_depth: int = Field(1_600, ge=50, description="deepest HTML nesting (rough count) we extract")
 
 

@@ -30,7 +30,7 @@ def test_page_nested_100000_deep_is_refused_with_a_reason() -> None:
 
 def test_page_with_too_many_elements_is_refused() -> None:
     html = b"<html><body><article><p>" + b"<span>a</span>" * (MAX_ELEMENTS + 10) + b"</p></article></body></html>"
-    with pytest.raises(ExtractError, match=r"more than 20000 HTML elements"):
+    with pytest.raises(ExtractError, match=r"more than 10000 HTML elements"):
         extract_article(html, "http://127.0.0.1/wide")
 
 
