@@ -221,3 +221,28 @@ def test_monitor_feeds_shows_the_failing_feed(http_server: LocalServer, tmp_path
     result = runner.invoke(app, ["feeds", "--config", str(path)], env={"COLUMNS": "250"})
     assert result.exit_code == 0
     assert "HTTP 404" in result.output and "error" in result.output
+
+
+def test_an_unexpected_parser_bug_costs_one_feed_not_the_pass(http_server: LocalServer, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: no known input crashes parse_feed any more, so a crash is simulated."""
+    import monitor.pipeline as pipeline
+
+    def broken(body: bytes, base_url: str = "", content_type: str = "") -> ParsedFeed:
+        if b"poison" in body:
+            raise RuntimeError("parser bug")
+        return parse_feed(body, base_url, content_type)
+
+    monkeypatch.setattr(pipeline, "parse_feed", broken)
+    http_server.routes["/bad.xml"] = Route(200, rss([{"link": "http://127.0.0.1/poison"}]))
+    http_server.routes["/good.xml"] = Route(200, rss([{"link": "http://127.0.0.1/fine"}]))
+    store = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        with Fetcher(FetchSettings(allow_private_addresses=True, timeout=2)) as fetcher:
+            bad = poll_feed(fetcher, store, "t", http_server.url("/bad.xml"))
+            good = poll_feed(fetcher, store, "t", http_server.url("/good.xml"))
+        assert (bad[0].status, bad[0].error, bad[1]) == ("error", "unexpected RuntimeError: parser bug", [])
+        assert store.feed_state("t", http_server.url("/bad.xml")).failures == 1
+        assert good[0].status == "ok" and [e.url for e in good[1]] == ["http://127.0.0.1/fine"]
+    finally:
+        store.close()
