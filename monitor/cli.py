@@ -330,3 +330,7 @@ def main() -> None:
         err.print(f"monitor: error: {type(exc).__name__}: {redact(str(exc))} (run with --debug for the "
                   "traceback)", highlight=False, markup=False)
         sys.exit(1)
+
+
+if __name__ == "__main__":  # `python -m monitor.cli` (the tests start it like this)
+    main()
