@@ -102,9 +102,10 @@ def _summary(report, explain: bool) -> None:  # type: ignore[no-untyped-def]
                           + d.detail.replace("\n", "\n  "), highlight=False)
     if not report.dry_run:
         a = report.alerts
-        out.print(f"alerts: {a.sent} sent, {a.failed} failed" + (f", {a.dead} dead" if a.dead else ""))
+        out.print(f"alerts: {a.sent} sent, {a.failed} failed" + (f", {a.dead} dead" if a.dead else "")
+                  + (f", {a.deferred} left for the next pass" if a.deferred else ""), highlight=False)
         for e in a.errors:
-            out.print(f"[red]alert failed[/red] {e}", highlight=False)
+            out.print(f"[red]alert failed[/red] {redact(e)}", highlight=False)
 
 
 @app.command()
@@ -160,40 +161,71 @@ def dismiss(dev_id: Annotated[str, typer.Argument(help="development id (from `mo
 
 @app.command()
 def deliveries(config: ConfigOpt = DEFAULT_CONFIG,
-               status: Annotated[str | None, typer.Option(help="pending, sent or dead")] = None) -> None:
-    """The alert outbox: every delivery with its status, attempts and last error."""
-    from monitor.store import Store
+               status: Annotated[str | None, typer.Option(help="only this status: pending, failed, sending, "
+                                                          "sent or dead")] = None,
+               as_json: Annotated[bool, typer.Option("--json", help="print a JSON array")] = False) -> None:
+    """The alert outbox: every delivery with its status, attempts, last error or answer."""
+    from monitor.store import DELIVERY_STATUSES, Store
 
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise ConfigError(f"--status must be one of {', '.join(DELIVERY_STATUSES)}, not {status!r}")
     store = Store(_config(config).state)
     try:
         rows = store.deliveries(status)
     finally:
         store.close()
-    table = Table(title=f"{len(rows)} deliveries", title_justify="left")
-    for col in ("id", "development", "route", "mode", "status", "attempts", "sent at", "last error"):
+    records = [{"id": d.id, "development": d.development_id, "route": redact(d.route), "mode": d.mode,
+                "status": d.status, "attempts": d.attempts, "key": d.key,
+                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                "claimed_by": d.claim_token, "last_error": redact(d.last_error) if d.last_error else None,
+                "response": redact(d.response) if d.response else None} for d in rows]
+    if as_json:
+        sys.stdout.write(json.dumps(records, indent=2) + "\n")
+        return
+    counts = {s: sum(r["status"] == s for r in records) for s in DELIVERY_STATUSES}
+    out.print(f"{len(rows)} deliveries: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n),
+              highlight=False)
+    if not sys.stdout.isatty():  # scripts and pipes: one line each, nothing cut
+        for r in records:
+            note = r["last_error"] or r["response"] or ""
+            out.print(f"{r['id']}\t{r['development']}\t{r['route']}\t{r['mode']}\t{r['status']}\t"
+                      f"attempts {r['attempts']}\t{r['sent_at'] or '-'}\t{note}",
+                      highlight=False, markup=False, soft_wrap=True)
+        return
+    table = Table(title_justify="left")
+    for col in ("id", "development", "route", "mode", "status", "attempts", "sent at", "last error / answer"):
         table.add_column(col, overflow="fold")
-    for d in rows:
-        table.add_row(str(d.id), d.development_id, d.route, d.mode, d.status, str(d.attempts),
-                      f"{d.sent_at:%Y-%m-%d %H:%M}" if d.sent_at else "-", d.last_error or "")
+    for r, d in zip(records, rows, strict=True):
+        style = {"dead": "red", "failed": "yellow", "sending": "cyan"}.get(d.status, "")
+        shown = f"[{style}]{d.status}" if style else d.status
+        table.add_row(str(d.id), d.development_id, r["route"], d.mode, shown, str(d.attempts), f"{d.sent_at:%Y-%m-%d %H:%M}" if d.sent_at else "-",
+                      r["last_error"] or r["response"] or "")
     out.print(table)
+
+
+def _send_report(rep) -> None:  # type: ignore[no-untyped-def]
+    out.print(f"sent {rep.sent}, failed {rep.failed}, dead {rep.dead}, deferred {rep.deferred}",
+              highlight=False)
+    for e in rep.errors:
+        out.print(f"[red]alert failed[/red] {redact(e)}", highlight=False)
 
 
 @app.command()
 def retry(config: ConfigOpt = DEFAULT_CONFIG,
           mode: Annotated[str, typer.Option(help="instant or digest")] = "instant") -> None:
-    """Send pending deliveries now."""
+    """Send pending and failed deliveries now (dead ones stay dead)."""
     from monitor.notify import send_pending
     from monitor.store import Store
 
+    if mode not in ("instant", "digest"):
+        raise ConfigError(f"--mode must be instant or digest, not {mode!r}")
     cfg = _config(config)
     store = Store(cfg.state)
     try:
         rep = send_pending(store, cfg, mode, _print_alert)
     finally:
         store.close()
-    out.print(f"sent {rep.sent}, failed {rep.failed}")
-    for e in rep.errors:
-        out.print(f"[red]alert failed[/red] {e}", highlight=False)
+    _send_report(rep)
 
 
 @app.command()

@@ -90,6 +90,7 @@ class AlertEndpoint:
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
     ok_body: bytes = b"ok"
+    hold_until: int = 0  # each POST waits until this many POSTs have arrived (concurrency proof)
 
     def url(self, scheme: str = "json", path: str = "/alerts") -> str:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
@@ -100,6 +101,9 @@ class AlertEndpoint:
         with self.lock:
             fate = self.plan.pop(0) if self.plan else "ok"
             self.arrived += 1
+        deadline = time.monotonic() + TIMEOUT / 2
+        while self.arrived < self.hold_until and time.monotonic() < deadline:
+            time.sleep(0.01)
         if fate == "block":  # hold the request until the test releases it (after the kill)
             self.release.wait(TIMEOUT)
             fate = "fail"
@@ -189,3 +193,36 @@ def sigkill(proc: subprocess.Popen[str]) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == -signal.SIGKILL
+
+
+def seed(config_path: Path, count: int, topic: str = "army", title: str = "", first: int = 0) -> list[str]:
+    """Store `count` developments with one pending delivery per configured route, the way
+    the pipeline does (Store.save_article); returns their ids, oldest first."""
+    from datetime import UTC, timedelta
+
+    from monitor.config import load_config, redact
+    from monitor.store import ArticleRecord, DevelopmentRecord, Store
+
+    config = load_config(config_path)
+    routes = [(r.url, redact(r.url), r.mode) for t in config.topics if t.name == topic for r in t.notify]
+    store = Store(config.state)
+    ids = []
+    try:
+        start = datetime(2024, 1, 1, tzinfo=UTC)
+        for i in range(first, first + count):
+            dev_id = f"dev{i:04d}{topic[:4]}"
+            url = f"https://news.example/{topic}/{i}"
+            dev = DevelopmentRecord(id=dev_id, topic=topic, kind="figure",
+                                    summary=title or f"The army now has {1000 + i} soldiers in the region.",
+                                    title=title or f"Army grows to {1000 + i}",
+                                    evidence=f"The army now has {1000 + i} soldiers in the region.",
+                                    new_value=f"{1000 + i} soldiers", known_before="100 soldiers",
+                                    known_source="baseline army.txt", sources=[url], confidence=0.8,
+                                    first_seen=start + timedelta(hours=i))
+            article = ArticleRecord(topic=topic, url=url, fetched_url=url, title=dev.title, text=dev.evidence,
+                                    text_hash=f"{i:064d}", verdict="development", development_id=dev_id)
+            store.save_article(article, url, dev, routes)
+            ids.append(dev_id)
+    finally:
+        store.close()
+    return ids

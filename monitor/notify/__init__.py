@@ -39,6 +39,10 @@ Printer = Callable[[Message], None]
 # last-resort handler would print them to stderr unredacted. Our reasons are shown redacted.
 logging.getLogger("apprise").addHandler(logging.NullHandler())
 
+# Consecutive failed deliveries after which a route counts as down for the rest of the pass
+# (one failure may be the message's fault; two in a row, the route's). Not attempted
+# deliveries keep their attempt count: an outage kills at most the head of the queue.
+ROUTE_DOWN_AFTER = 2
 _ACTIVE_TOKENS: set[str] = set()  # claim tokens of sends running in this process
 
 
@@ -195,6 +199,7 @@ def send_pending(store: Store, config: Config, mode: str = "instant", printer: P
                 report.deferred += len(ids)
                 continue
             batches = [[i] for i in ids] if mode == "instant" else [ids]
+            failures = 0
             for n, batch in enumerate(batches):
                 items = store.claim(batch, token)
                 if not items:
@@ -204,7 +209,8 @@ def send_pending(store: Store, config: Config, mode: str = "instant", printer: P
                 except BaseException:
                     store.unclaim([d.id for d in items], token, "sender stopped before sending")
                     raise
-                if not ok:  # the route is down: leave its other deliveries for the next pass
+                failures = 0 if ok else failures + 1
+                if failures >= ROUTE_DOWN_AFTER:  # leave the rest for the next pass
                     report.deferred += sum(len(b) for b in batches[n + 1:])
                     break
     finally:
