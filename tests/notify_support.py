@@ -60,7 +60,9 @@ def publish(server: LocalServer, count: int = len(ARTICLES)) -> list[str]:
             {"Content-Type": "text/html; charset=utf-8"}))
         stamp = format_datetime(datetime.fromisoformat(f"{day}T10:00:00+00:00"))
         items.append({"link": url, "title": title, "pubDate": stamp})
-    server.routes["/feed.xml"] = Route(200, rss(items), {"Content-Type": "application/rss+xml"})
+    # with an ETag: a pass killed after reading the feed must not make the next one get a 304
+    server.routes["/feed.xml"] = Route(200, rss(items), {"Content-Type": "application/rss+xml",
+                                                         "ETag": f'"feed-{count}"'})
     return urls
 
 

@@ -105,6 +105,14 @@ class Store:
         with self.session() as s:
             s.merge(state)
 
+    def save_feed_validators(self, topic: str, url: str, etag: str | None, last_modified: str | None) -> None:
+        """Remember a feed's ETag / Last-Modified once its entries are all handled."""
+        with self.session() as s:
+            row = s.scalar(select(FeedState).where(FeedState.topic == topic, FeedState.url == url))
+            if row is not None:
+                row.etag = etag or row.etag
+                row.last_modified = last_modified or row.last_modified
+
     def feeds(self, topic: str | None = None) -> list[FeedState]:
         with self.session() as s:
             q = select(FeedState).order_by(FeedState.topic, FeedState.url)
