@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from monitor.config import Config, ConfigError, load_config, redact
@@ -39,7 +40,7 @@ def _config(path: Path) -> Config:
 
 
 def _print_alert(message) -> None:  # type: ignore[no-untyped-def]
-    out.rule(f"[bold]{message.title}", style="cyan")
+    out.rule(f"[bold]{escape(message.title)}", style="cyan")  # titles start with "[topic]"
     out.print(message.text, markup=False, highlight=False)
 
 
@@ -105,7 +106,7 @@ def _summary(report, explain: bool) -> None:  # type: ignore[no-untyped-def]
         out.print(f"alerts: {a.sent} sent, {a.failed} failed" + (f", {a.dead} dead" if a.dead else "")
                   + (f", {a.deferred} left for the next pass" if a.deferred else ""), highlight=False)
         for e in a.errors:
-            out.print(f"[red]alert failed[/red] {redact(e)}", highlight=False)
+            out.print(f"[red]alert failed[/red] {escape(redact(e))}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -198,8 +199,10 @@ def deliveries(config: ConfigOpt = DEFAULT_CONFIG,
     for r, d in zip(records, rows, strict=True):
         style = {"dead": "red", "failed": "yellow", "sending": "cyan"}.get(d.status, "")
         shown = f"[{style}]{d.status}" if style else d.status
-        table.add_row(str(d.id), d.development_id, r["route"], d.mode, shown, str(d.attempts), f"{d.sent_at:%Y-%m-%d %H:%M}" if d.sent_at else "-",
-                      r["last_error"] or r["response"] or "")
+        sent_at = f"{d.sent_at:%Y-%m-%d %H:%M}" if d.sent_at else "-"
+        note = escape(r["last_error"] or r["response"] or "")  # stored text is not rich markup
+        table.add_row(str(d.id), d.development_id, escape(r["route"]), d.mode, shown, str(d.attempts),
+                      sent_at, note)
     out.print(table)
 
 
@@ -207,7 +210,7 @@ def _send_report(rep) -> None:  # type: ignore[no-untyped-def]
     out.print(f"sent {rep.sent}, failed {rep.failed}, dead {rep.dead}, deferred {rep.deferred}",
               highlight=False)
     for e in rep.errors:
-        out.print(f"[red]alert failed[/red] {redact(e)}", highlight=False)
+        out.print(f"[red]alert failed[/red] {escape(redact(e))}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -236,8 +239,8 @@ def digest(config: ConfigOpt = DEFAULT_CONFIG) -> None:
 
 @app.command("notify-test")
 def notify_test(config: ConfigOpt = DEFAULT_CONFIG, topic: TopicOpt = None) -> None:
-    """Send a test alert to every configured route and say which succeeded."""
-    from monitor.notify import Message, send_message
+    """Send a test alert to every configured route and say, per route, whether it worked."""
+    from monitor.notify import Message, deliver_message
 
     cfg = _config(config)
     failures = 0
@@ -248,10 +251,11 @@ def notify_test(config: ConfigOpt = DEFAULT_CONFIG, topic: TopicOpt = None) -> N
             msg = Message(title=f"[{t.name}] Test alert from news-monitor",
                           text=f"This is a test of the route {redact(route.url)} ({route.mode}).",
                           html=f"<p>This is a test of the route {redact(route.url)} ({route.mode}).</p>")
-            error = send_message(route.url, msg, _print_alert)
-            failures += error is not None
-            mark = "[green]ok[/green]" if error is None else f"[red]failed[/red]: {error}"
-            out.print(f"{t.name}: {redact(route.url)} {mark}", highlight=False)
+            outcome = deliver_message(route.url, msg, _print_alert)
+            failures += not outcome.ok
+            mark = "[green]ok[/green]" if outcome.ok else "[red]failed[/red]"
+            out.print(f"{escape(t.name)}: {escape(redact(route.url))} ({route.mode}) {mark}: "
+                      f"{escape(redact(outcome.detail))}", highlight=False, soft_wrap=True)
     if failures:
         raise typer.Exit(1)
 
@@ -340,7 +344,9 @@ def main() -> None:
     from monitor.store import StoreError
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns the code of typer.Exit here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except (ConfigError, BaselineError, StoreError) as exc:
         if STATE["debug"]:
             raise

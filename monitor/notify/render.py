@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from monitor.store import DevelopmentRecord
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 KIND_LABEL = {"figure": "New figure", "policy": "Policy decision", "status": "Status change",
               "event": "New event"}
 
@@ -102,11 +104,23 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
+def _digest_item(dev: DevelopmentRecord) -> str:
+    """A digest entry: the development, new / known before, sources, id (no evidence: the
+    summary is the evidence sentence, shortened)."""
+    label = KIND_LABEL.get(dev.kind, "New development")
+    lines = [f"\n* {label}: {_short(dev.summary, 200)}",
+             f"  New: {_short(dev.new_value or dev.summary, 120)} · known before: {_known(dev)}"]
+    lines += [f"  - {u}" for u in dev.sources]
+    seen = f" · first seen {dev.first_seen:%Y-%m-%d %H:%M} UTC" if dev.first_seen else ""
+    lines.append(f"  {_footer(dev)}{seen}")
+    return "\n".join(lines)
+
+
 def render_digest(devs: list[DevelopmentRecord]) -> Message:
     """Many developments as one message: grouped by topic (most recent activity first),
     newest first within a topic, counts in the headings."""
     by_topic: dict[str, list[DevelopmentRecord]] = {}
-    for d in sorted(devs, key=lambda d: (d.first_seen, d.id), reverse=True):
+    for d in sorted(devs, key=lambda d: (d.first_seen or _EPOCH, d.id), reverse=True):
         by_topic.setdefault(d.topic, []).append(d)
     title = f"Digest: {_plural(len(devs), 'new development')} in {_plural(len(by_topic), 'topic')}"
     parts, html_parts = [title], [f"<h2>{html.escape(title)}</h2>"]
@@ -115,9 +129,7 @@ def render_digest(devs: list[DevelopmentRecord]) -> Message:
         parts.append(f"\n== {heading} ==")
         html_parts.append(f"<h3>{html.escape(heading)}</h3><ol>")
         for d in items:
-            label = KIND_LABEL.get(d.kind, "New development")
-            parts.append(f"\n* {label}: {_short(d.summary, 200)}\n"
-                         + "\n".join(f"  {line}" for line in text_of(d).splitlines()))
+            parts.append(_digest_item(d))
             html_parts.append(f"<li>{html_of(d)}</li>")
         html_parts.append("</ol>")
     return Message(title=title, text="\n".join(parts), html="".join(html_parts))
