@@ -217,3 +217,18 @@ def test_secrets_never_appear_in_output_or_state(tmp_path: Path, endpoint: Alert
     db = Path(load_config(config).state.removeprefix("sqlite:///"))
     raw = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
     assert SECRET_TOKEN.encode() not in raw and SECRET_USER.encode() not in raw
+
+
+def test_an_older_state_database_gets_the_new_outbox_columns(tmp_path: Path, endpoint: AlertEndpoint) -> None:
+    import sqlite3
+
+    config = _config(tmp_path, [endpoint.url()])
+    url = load_config(config).state
+    Store(url).close()
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:  # the first release's table
+        for column in ("claim_token", "claimed_at", "response"):
+            conn.execute(f"ALTER TABLE deliveries DROP COLUMN {column}")
+    ids = seed(config, 1)
+    assert _send(config).sent == 1
+    assert endpoint.ids_received(ids) == {ids[0]: 1}
+    assert _deliveries(config)[0].response

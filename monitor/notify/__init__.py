@@ -35,9 +35,12 @@ __all__ = ["Message", "Outcome", "SendReport", "claimer_alive", "deliver_message
 
 Printer = Callable[[Message], None]
 
-# apprise logs failures with the standard logging module; without a handler Python's
-# last-resort handler would print them to stderr unredacted. Our reasons are shown redacted.
-logging.getLogger("apprise").addHandler(logging.NullHandler())
+# apprise logs with the standard logging module, unredacted (its debug lines carry full
+# URLs). Those records stay inside apprise: the reasons we keep and print are redacted
+# copies taken from the notify result.
+_apprise_log = logging.getLogger("apprise")
+_apprise_log.addHandler(logging.NullHandler())
+_apprise_log.propagate = False
 
 # Consecutive failed deliveries after which a route counts as down for the rest of the pass
 # (one failure may be the message's fault; two in a row, the route's). Not attempted

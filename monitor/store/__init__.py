@@ -65,9 +65,10 @@ def _add_delivery_columns(engine: Engine) -> None:
     (create_all creates missing tables, never missing columns)."""
     have = {c["name"] for c in inspect(engine).get_columns("deliveries")}
     missing = [c for c in Delivery.__table__.columns if c.name not in have]
+    guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""  # two processes upgrading
     with engine.begin() as conn:
         for col in missing:
-            conn.execute(text(f"ALTER TABLE deliveries ADD COLUMN {col.name} "
+            conn.execute(text(f"ALTER TABLE deliveries ADD COLUMN {guard}{col.name} "
                               f"{col.type.compile(dialect=engine.dialect)}"))
 
 
