@@ -125,9 +125,13 @@ def test_claimer_alive_on_this_host() -> None:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait(timeout=30)
     host = socket.gethostname()
-    assert not claimer_alive(f"{host}/{proc.pid}/x")  # exited and reaped
-    assert claimer_alive(f"{host}/1/x")  # pid 1 lives
-    assert claimer_alive("another-host.example/12345/x")  # unknown: wait for the timeout
+    assert not claimer_alive(f"{host}/{proc.pid}/0/x")  # exited and reaped
+    start_of_1 = Path("/proc/1/stat").read_text().rsplit(")", 1)[1].split()[19]
+    assert claimer_alive(f"{host}/1/{start_of_1}/x")  # pid 1 lives
+    assert not claimer_alive(f"{host}/1/{int(start_of_1) + 1}/x")  # pid 1 reused: not our claimer
+    assert claimer_alive("another-host.example/12345/0/x")  # unknown: wait for the timeout
+    token = new_token()
+    assert not claimer_alive(token)  # this process, but no send runs under this token
 
 
 def _postgres_url() -> str | None:

@@ -124,36 +124,50 @@ def _send_with_retries(url: str, msg: Message, printer: Printer | None, settings
 
 # -- claims --------------------------------------------------------------------------------
 
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (Linux), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _start_time(pid: int) -> str:
+    stat = _proc_stat(pid)
+    return stat[19] if stat and len(stat) > 19 else "0"  # field 22: start time in clock ticks
+
+
 def new_token() -> str:
-    """host/pid/nonce: enough to tell later whether the claimer is still alive."""
-    return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+    """host/pid/process start/nonce: enough to tell later whether the claimer still runs
+    (the start time tells a reused pid from the original process)."""
+    return f"{socket.gethostname()}/{os.getpid()}/{_start_time(os.getpid())}/{uuid.uuid4().hex[:8]}"
 
 
-def _pid_alive(pid: int) -> bool:
+def _pid_alive(pid: int, started: str) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    try:  # a killed child not yet reaped is a zombie: dead for our purpose
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc: trust the pid
+    if stat[0] == "Z":  # killed, not yet reaped: dead for our purpose
+        return False
+    return started in ("", "0") or _start_time(pid) == started
 
 
 def claimer_alive(token: str) -> bool:
     """Whether the sender that holds a claim may still be working. Unknown (another host)
     counts as alive: such claims are taken back only after alerts.claim_timeout_seconds."""
-    host, _, rest = token.partition("/")
-    pid_text = rest.partition("/")[0]
+    host, pid_text, started = ([*token.split("/"), "", ""])[:3]
     if host != socket.gethostname() or not pid_text.isdigit():
         return True
     pid = int(pid_text)
-    if pid == os.getpid():
+    if pid == os.getpid() and started == _start_time(pid):
         return token in _ACTIVE_TOKENS
-    return _pid_alive(pid)
+    return _pid_alive(pid, started)
 
 
 # -- the outbox ----------------------------------------------------------------------------
