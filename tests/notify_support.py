@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import ROOT, LocalServer, Route, article_html, rss, write_config
 
 BASELINE = "The army had 100 soldiers in the region. The army is based in the north."
@@ -228,3 +230,38 @@ def seed(config_path: Path, count: int, topic: str = "army", title: str = "", fi
     finally:
         store.close()
     return ids
+
+
+def _postgres_url() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3):
+            return "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    except Exception:
+        return None
+
+
+STATE_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def state_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh state database URL: SQLite in tmp_path, or a private schema in PostgreSQL
+    (dropped afterwards), so parallel test runs never share tables."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    base = _postgres_url()
+    if base is None:
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    import psycopg
+
+    schema = f"outbox_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from notify_support import (
     ARTICLES,
+    STATE_KINDS,
     AlertEndpoint,
     article_path,
     make_config,
@@ -19,6 +20,7 @@ from notify_support import (
     run_monitor,
     sigkill,
     start_monitor,
+    state_database,
     wait_for,
 )
 
@@ -45,11 +47,18 @@ def endpoint() -> Iterator[AlertEndpoint]:
         yield ep
 
 
+@pytest.fixture(params=STATE_KINDS)
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with state_database(request.param, tmp_path) as url:
+        yield url
+
+
 def _world(http_server, tmp_path: Path, endpoint: AlertEndpoint,  # type: ignore[no-untyped-def]
-           plan: list[str]) -> Path:
+           plan: list[str], state: str | None = None) -> Path:
     endpoint.plan = plan
     publish(http_server)
-    return make_config(tmp_path, [endpoint.url()], feed=http_server.url("/feed.xml"))
+    extra = {"state": state} if state else {}
+    return make_config(tmp_path, [endpoint.url()], feed=http_server.url("/feed.xml"), **extra)
 
 
 def _check_exactly_once(config: Path, endpoint: AlertEndpoint) -> list[str]:
@@ -89,8 +98,8 @@ def test_kill_before_store_while_an_article_is_loading(http_server, tmp_path: Pa
 
 
 def test_kill_while_the_alert_endpoint_holds_the_first_alert(http_server, tmp_path: Path,
-                                                             endpoint: AlertEndpoint) -> None:
-    config = _world(http_server, tmp_path, endpoint, ["block"])
+                                                             endpoint: AlertEndpoint, state_url: str) -> None:
+    config = _world(http_server, tmp_path, endpoint, ["block"], state_url)
     proc = start_monitor("run", "--plain", "--config", str(config))
     wait_for(lambda: endpoint.arrived == 1, proc)  # everything stored, the first send in flight
     devs, statuses = _state(config)

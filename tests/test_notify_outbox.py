@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from notify_support import AlertEndpoint, make_config, run_monitor, seed, start_monitor
+from notify_support import (
+    STATE_KINDS,
+    AlertEndpoint,
+    make_config,
+    run_monitor,
+    seed,
+    start_monitor,
+    state_database,
+)
 
 from monitor.config import load_config
 from monitor.notify import claimer_alive, new_token, send_pending
@@ -134,35 +141,10 @@ def test_claimer_alive_on_this_host() -> None:
     assert not claimer_alive(token)  # this process, but no send runs under this token
 
 
-def _postgres_url() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3):
-            return "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    except Exception:
-        return None
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=STATE_KINDS)
 def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh state database: SQLite in tmp_path, or a private schema in PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    base = _postgres_url()
-    if base is None:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    import psycopg
-
-    schema = f"outbox_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with state_database(request.param, tmp_path) as url:
+        yield url
 
 
 def test_two_concurrent_senders_never_send_a_delivery_twice(tmp_path: Path, endpoint: AlertEndpoint,
