@@ -10,8 +10,8 @@ import pytest
 from notify_support import (
     STATE_KINDS,
     AlertEndpoint,
+    cli,
     make_config,
-    run_monitor,
     seed,
     start_monitor,
     state_database,
@@ -63,14 +63,14 @@ def test_a_failing_route_is_retried_next_pass_then_dead_and_reported(tmp_path: P
     rows = _deliveries(config)
     assert [(r.status, r.attempts) for r in rows] == [("failed", 1), ("failed", 1), ("pending", 0)]
     assert "error=500" in (rows[0].last_error or "")
-    listing = run_monitor("deliveries", "--config", str(config)).stdout
+    listing = cli("deliveries", "--config", str(config))
     assert "2 failed" in listing and "error=500" in listing
     endpoint.plan = ["fail"]  # the first delivery fails once more, then the route is back
     second = _send(config)
     assert (second.sent, second.failed, second.dead) == (2, 1, 1)
     assert ids[0] in " ".join(second.errors) and "dead after 2 attempts" in " ".join(second.errors)
     assert [r.status for r in _deliveries(config)] == ["dead", "sent", "sent"]
-    dead = run_monitor("deliveries", "--status", "dead", "--config", str(config)).stdout
+    dead = cli("deliveries", "--status", "dead", "--config", str(config))
     assert ids[0] in dead and ids[1] not in dead
     assert _send(config).sent == 0  # dead stays dead; sent is never sent again
     assert endpoint.ids_received(ids) == {ids[0]: 0, ids[1]: 1, ids[2]: 1}
@@ -168,7 +168,7 @@ def test_digest_is_one_message_since_the_last_digest(tmp_path: Path, endpoint: A
     config = _config(tmp_path, [{"url": endpoint.url(), "mode": "digest"}])
     ids = seed(config, 3)
     assert _send(config, "instant").sent == 0  # the pass does not send digest deliveries
-    out = run_monitor("digest", "--config", str(config)).stdout
+    out = cli("digest", "--config", str(config))
     assert "sent 3" in out
     assert len(endpoint.received) == 1
     message = endpoint.received[0]
@@ -177,7 +177,7 @@ def test_digest_is_one_message_since_the_last_digest(tmp_path: Path, endpoint: A
     assert all(i in body for i in ids) and all(f"https://news.example/army/{n}" in body for n in range(3))
     assert body.index(ids[2]) < body.index(ids[1]) < body.index(ids[0])  # newest first
     more = seed(config, 1, first=3)  # one more development later
-    run_monitor("digest", "--config", str(config))
+    cli("digest", "--config", str(config))
     assert len(endpoint.received) == 2
     second = endpoint.received[1]["message"]
     assert more[0] in second and not any(i in second for i in ids)
@@ -189,11 +189,11 @@ def test_secrets_never_appear_in_output_or_state(tmp_path: Path, endpoint: Alert
     config = _config(tmp_path, [url])
     seed(config, 1)
     endpoint.plan = ["fail"] * 5
-    outputs = [run_monitor("retry", "--config", str(config)),
-               run_monitor("deliveries", "--config", str(config)),
-               run_monitor("notify-test", "--config", str(config), check=False),
-               run_monitor("run", "--plain", "--config", str(config), check=False)]
-    text = "".join(p.stdout + p.stderr for p in outputs)
+    outputs = [cli("retry", "--config", str(config)), cli("deliveries", "--config", str(config)),
+               cli("deliveries", "--json", "--config", str(config)),
+               cli("notify-test", "--config", str(config), exit_code=1),
+               cli("run", "--plain", "--config", str(config))]
+    text = "".join(outputs)
     assert "error=500" in text and "127.0.0.1" in text  # the reason and the route are shown...
     assert SECRET_USER not in text and SECRET_TOKEN not in text  # ...without the credentials
     rows = _deliveries(config)
