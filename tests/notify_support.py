@@ -89,6 +89,7 @@ class AlertEndpoint:
     plan: list[str] = field(default_factory=list)
     received: list[dict[str, Any]] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # Idempotency-Key header of every POST, in order
     arrived: int = 0
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -105,6 +106,7 @@ class AlertEndpoint:
         with self.lock:
             fate = self.plan.pop(0) if self.plan else "ok"
             self.arrived += 1
+            self.keys.append(handler.headers.get("Idempotency-Key", ""))
         deadline = time.monotonic() + TIMEOUT / 2
         while self.arrived < self.hold_until and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -107,6 +107,9 @@ def test_kill_while_the_alert_endpoint_holds_the_first_alert(http_server, tmp_pa
     assert endpoint.received == []  # the held alert was never answered: not delivered
     run_monitor("run", "--plain", "--config", str(config))  # takes the dead claim back, sends all
     _check_exactly_once(config, endpoint)
+    # the resend carried the same idempotency key (development:route) as the held request
+    assert endpoint.keys[0] and endpoint.keys[0] == endpoint.keys[1]
+    assert len(set(endpoint.keys)) == len(ARTICLES)
 
 
 @pytest.mark.parametrize("sent_before_kill", [2])

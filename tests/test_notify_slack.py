@@ -128,4 +128,5 @@ def test_json_route_payload(tmp_path: Path, endpoint: AlertEndpoint) -> None:
     finally:
         store.close()
     assert row.status == "sent" and row.key == f"{dev_id}:{row.route_key}"
+    assert endpoint.keys == [row.key]  # sent as the Idempotency-Key header
     assert row.response and row.response.startswith("accepted by JSON")

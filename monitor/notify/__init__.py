@@ -15,6 +15,7 @@ back when its sender is dead (same host, pid gone) or the claim is older than
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import apprise
 
@@ -84,14 +86,28 @@ def _log_lines(result: apprise.AppriseResult, minimum: int) -> list[str]:
     return lines
 
 
-def deliver_message(url: str, message: Message, printer: Printer | None = None) -> Outcome:
+HEADER_SCHEMES = ("json", "jsons", "xml", "xmls", "form", "forms")  # apprise web hooks: custom headers
+
+
+def with_idempotency_key(url: str, key: str | None) -> str:
+    """For generic web hooks, add the delivery's idempotency key as an `Idempotency-Key`
+    header (apprise's `+Header=value` URL argument), so a receiver can drop the resend of
+    the at-least-once window. Other services have no such field."""
+    scheme = url.split("://", 1)[0].lower()
+    if not key or scheme not in HEADER_SCHEMES or "+idempotency-key=" in url.lower():
+        return url
+    return f"{url}{'&' if '?' in url else '?'}+Idempotency-Key={quote(key, safe='')}"
+
+
+def deliver_message(url: str, message: Message, printer: Printer | None = None,
+                    key: str | None = None) -> Outcome:
     """Send one message to one route, once; never raises for a route's failure."""
     if url == CONSOLE_ROUTE:
         if printer:
             printer(message)
         return Outcome(True, "printed")
     app = apprise.Apprise()
-    if not app.add(url):
+    if not app.add(with_idempotency_key(url, key)):
         return Outcome(False, f"invalid apprise URL {redact(url)}")
     fmt = _format_for(url)
     body = message.html if fmt == apprise.NotifyFormat.HTML else message.text
@@ -112,13 +128,14 @@ def send_message(url: str, message: Message, printer: Printer | None = None) -> 
     return None if outcome.ok else outcome.detail
 
 
-def _send_with_retries(url: str, msg: Message, printer: Printer | None, settings: AlertSettings) -> Outcome:
-    outcome = deliver_message(url, msg, printer)
+def _send_with_retries(url: str, msg: Message, printer: Printer | None, settings: AlertSettings,
+                       key: str) -> Outcome:
+    outcome = deliver_message(url, msg, printer, key)
     for attempt in range(settings.retries_in_pass):
         if outcome.ok:
             break
         time.sleep(min(settings.backoff_max_seconds, settings.backoff_seconds * 2**attempt))
-        outcome = deliver_message(url, msg, printer)
+        outcome = deliver_message(url, msg, printer, key)
     return outcome
 
 
@@ -181,7 +198,9 @@ def _deliver(store: Store, route: Route, items: list[Delivery], mode: str, print
     """Send claimed deliveries as one message (instant: one item; digest: all); mark them."""
     devs = [d.development for d in items]
     msg = render(devs[0]) if mode == "instant" else render_digest(devs)
-    outcome = _send_with_retries(route.url, msg, printer, settings)
+    key = items[0].key if mode == "instant" else \
+        "digest:" + hashlib.sha256(" ".join(d.key for d in items).encode()).hexdigest()[:24]
+    outcome = _send_with_retries(route.url, msg, printer, settings, key)
     ids = [d.id for d in items]
     if outcome.ok:
         store.mark_sent(ids, outcome.detail)  # right away: this is the at-least-once window
