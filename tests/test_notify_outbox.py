@@ -218,3 +218,25 @@ def test_an_older_state_database_gets_the_new_outbox_columns(tmp_path: Path, end
     assert _send(config).sent == 1
     assert endpoint.ids_received(ids) == {ids[0]: 1}
     assert _deliveries(config)[0].response
+
+
+def test_an_interrupted_send_gives_its_claim_back(tmp_path: Path) -> None:
+    config = _config(tmp_path, ["console://"])
+    seed(config, 2)
+    cfg = load_config(config)
+
+    def broken_printer(_message: object) -> None:
+        raise KeyboardInterrupt
+
+    store = Store(cfg.state)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            send_pending(store, cfg, printer=broken_printer)
+        rows = store.deliveries()
+        assert [r.status for r in rows] == ["failed", "pending"]
+        assert rows[0].attempts == 0 and "interrupted" in (rows[0].last_error or "")
+        printed: list[object] = []
+        assert send_pending(store, cfg, printer=printed.append).sent == 2
+        assert len(printed) == 2
+    finally:
+        store.close()

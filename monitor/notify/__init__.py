@@ -9,12 +9,13 @@ pass; after `alerts.max_attempts` failed passes a delivery is marked dead and re
 At-least-once window: a send that completed but whose `mark_sent` was not committed (the
 process died in between, a few milliseconds) is sent again by the next pass. Nothing else
 can double a message: a claim is a compare-and-set, and a crashed claim is only taken
-back when its sender is dead (same host, pid gone) or the claim is older than
-`alerts.claim_timeout_seconds`.
+back when its sender is dead (same host, its process gone) or the claim is older than
+`alerts.claim_timeout_seconds` (a sender on another host). See docs/alerts.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -242,8 +243,10 @@ def send_pending(store: Store, config: Config, mode: str = "instant", printer: P
                     continue  # another sender got there first
                 try:
                     ok = _deliver(store, route, items, mode, printer, settings, report)
-                except BaseException:
-                    store.unclaim([d.id for d in items], token, "sender stopped before sending")
+                except BaseException:  # interrupted: give the claim back (if the store still
+                    # answers; else it is taken back once this process is gone)
+                    with contextlib.suppress(Exception):
+                        store.unclaim([d.id for d in items], token, "sender interrupted during the send")
                     raise
                 failures = 0 if ok else failures + 1
                 if failures >= ROUTE_DOWN_AFTER:  # leave the rest for the next pass
