@@ -215,8 +215,10 @@ def _send_report(rep) -> None:  # type: ignore[no-untyped-def]
 
 @app.command()
 def retry(config: ConfigOpt = DEFAULT_CONFIG,
-          mode: Annotated[str, typer.Option(help="instant or digest")] = "instant") -> None:
-    """Send pending and failed deliveries now (dead ones stay dead)."""
+          mode: Annotated[str, typer.Option(help="instant or digest")] = "instant",
+          dead: Annotated[bool, typer.Option("--dead", help="also put dead deliveries back in the queue "
+                                             "first (after fixing a route)")] = False) -> None:
+    """Send pending and failed deliveries now (dead ones only with --dead)."""
     from monitor.notify import send_pending
     from monitor.store import Store
 
@@ -225,6 +227,8 @@ def retry(config: ConfigOpt = DEFAULT_CONFIG,
     cfg = _config(config)
     store = Store(cfg.state)
     try:
+        if dead:
+            out.print(f"{store.revive_dead()} dead deliveries back in the queue")
         rep = send_pending(store, cfg, mode, _print_alert)
     finally:
         store.close()
@@ -234,7 +238,7 @@ def retry(config: ConfigOpt = DEFAULT_CONFIG,
 @app.command()
 def digest(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Send the digest: one message per digest route with every development since the last one."""
-    retry(config, "digest")
+    retry(config, "digest", False)
 
 
 @app.command("notify-test")

@@ -74,6 +74,9 @@ def test_a_failing_route_is_retried_next_pass_then_dead_and_reported(tmp_path: P
     assert ids[0] in dead and ids[1] not in dead
     assert _send(config).sent == 0  # dead stays dead; sent is never sent again
     assert endpoint.ids_received(ids) == {ids[0]: 0, ids[1]: 1, ids[2]: 1}
+    out = cli("retry", "--dead", "--config", str(config))  # the route was fixed: send the dead one
+    assert "1 dead deliveries back in the queue" in out and "sent 1," in out
+    assert endpoint.ids_received(ids) == dict.fromkeys(ids, 1)
     sent = [r for r in _deliveries(config) if r.status == "sent"]
     assert all(r.sent_at and r.response and r.response.startswith("accepted") for r in sent)
 
@@ -240,3 +243,16 @@ def test_an_interrupted_send_gives_its_claim_back(tmp_path: Path) -> None:
         assert len(printed) == 2
     finally:
         store.close()
+
+
+def test_dismissed_developments_are_never_sent_nor_revived(tmp_path: Path, endpoint: AlertEndpoint) -> None:
+    config = _config(tmp_path, [endpoint.url()])
+    ids = seed(config, 2)
+    store = Store(load_config(config).state)
+    try:
+        store.dismiss(ids[0])
+        assert store.revive_dead() == 0
+    finally:
+        store.close()
+    assert _send(config).sent == 1
+    assert endpoint.ids_received(ids) == {ids[0]: 0, ids[1]: 1}

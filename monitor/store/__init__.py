@@ -346,6 +346,18 @@ class Store:
                     dead.append(d.id)
         return dead
 
+    def revive_dead(self) -> int:
+        """Put dead deliveries back in the queue with a fresh attempt count (after a route was
+        fixed); those of dismissed developments stay dead. Returns how many."""
+        with self.session() as s:
+            rows = s.scalars(select(Delivery).join(DevelopmentRecord)
+                             .where(Delivery.status == "dead", DevelopmentRecord.dismissed.is_(False)))
+            count = 0
+            for d in rows:
+                d.status, d.attempts, count = "failed", 0, count + 1
+                d.last_error = f"revived after: {d.last_error}" if d.last_error else "revived"
+            return count
+
     def unclaim(self, delivery_ids: list[int], token: str, note: str) -> None:
         """Give back claimed rows that were not attempted (no attempt is counted)."""
         if not delivery_ids:
