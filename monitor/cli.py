@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from monitor.config import Config, ConfigError, load_config, redact
@@ -39,7 +40,7 @@ def _config(path: Path) -> Config:
 
 
 def _print_alert(message) -> None:  # type: ignore[no-untyped-def]
-    out.rule(f"[bold]{message.title}", style="cyan")
+    out.rule(f"[bold]{escape(message.title)}", style="cyan")  # titles start with "[topic]"
     out.print(message.text, markup=False, highlight=False)
 
 
@@ -102,9 +103,10 @@ def _summary(report, explain: bool) -> None:  # type: ignore[no-untyped-def]
                           + d.detail.replace("\n", "\n  "), highlight=False)
     if not report.dry_run:
         a = report.alerts
-        out.print(f"alerts: {a.sent} sent, {a.failed} failed" + (f", {a.dead} dead" if a.dead else ""))
+        out.print(f"alerts: {a.sent} sent, {a.failed} failed" + (f", {a.dead} dead" if a.dead else "")
+                  + (f", {a.deferred} left for the next pass" if a.deferred else ""), highlight=False)
         for e in a.errors:
-            out.print(f"[red]alert failed[/red] {e}", highlight=False)
+            out.print(f"[red]alert failed[/red] {escape(redact(e))}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -160,52 +162,89 @@ def dismiss(dev_id: Annotated[str, typer.Argument(help="development id (from `mo
 
 @app.command()
 def deliveries(config: ConfigOpt = DEFAULT_CONFIG,
-               status: Annotated[str | None, typer.Option(help="pending, sent or dead")] = None) -> None:
-    """The alert outbox: every delivery with its status, attempts and last error."""
-    from monitor.store import Store
+               status: Annotated[str | None, typer.Option(help="only this status: pending, failed, sending, "
+                                                          "sent or dead")] = None,
+               as_json: Annotated[bool, typer.Option("--json", help="print a JSON array")] = False) -> None:
+    """The alert outbox: every delivery with its status, attempts, last error or answer."""
+    from monitor.store import DELIVERY_STATUSES, Store
 
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise ConfigError(f"--status must be one of {', '.join(DELIVERY_STATUSES)}, not {status!r}")
     store = Store(_config(config).state)
     try:
         rows = store.deliveries(status)
     finally:
         store.close()
-    table = Table(title=f"{len(rows)} deliveries", title_justify="left")
-    for col in ("id", "development", "route", "mode", "status", "attempts", "sent at", "last error"):
+    records = [{"id": d.id, "development": d.development_id, "route": redact(d.route), "mode": d.mode,
+                "status": d.status, "attempts": d.attempts, "key": d.key,
+                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                "claimed_by": d.claim_token, "last_error": redact(d.last_error) if d.last_error else None,
+                "response": redact(d.response) if d.response else None} for d in rows]
+    if as_json:
+        sys.stdout.write(json.dumps(records, indent=2) + "\n")
+        return
+    counts = {s: sum(r["status"] == s for r in records) for s in DELIVERY_STATUSES}
+    out.print(f"{len(rows)} deliveries: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n),
+              highlight=False)
+    if not sys.stdout.isatty():  # scripts and pipes: one line each, nothing cut
+        for r in records:
+            note = r["last_error"] or r["response"] or ""
+            out.print(f"{r['id']}\t{r['development']}\t{r['route']}\t{r['mode']}\t{r['status']}\t"
+                      f"attempts {r['attempts']}\t{r['sent_at'] or '-'}\t{note}",
+                      highlight=False, markup=False, soft_wrap=True)
+        return
+    table = Table(title_justify="left")
+    for col in ("id", "development", "route", "mode", "status", "attempts", "sent at", "last error / answer"):
         table.add_column(col, overflow="fold")
-    for d in rows:
-        table.add_row(str(d.id), d.development_id, d.route, d.mode, d.status, str(d.attempts),
-                      f"{d.sent_at:%Y-%m-%d %H:%M}" if d.sent_at else "-", d.last_error or "")
+    for r, d in zip(records, rows, strict=True):
+        style = {"dead": "red", "failed": "yellow", "sending": "cyan"}.get(d.status, "")
+        shown = f"[{style}]{d.status}" if style else d.status
+        sent_at = f"{d.sent_at:%Y-%m-%d %H:%M}" if d.sent_at else "-"
+        note = escape(r["last_error"] or r["response"] or "")  # stored text is not rich markup
+        table.add_row(str(d.id), d.development_id, escape(r["route"]), d.mode, shown, str(d.attempts),
+                      sent_at, note)
     out.print(table)
+
+
+def _send_report(rep) -> None:  # type: ignore[no-untyped-def]
+    out.print(f"sent {rep.sent}, failed {rep.failed}, dead {rep.dead}, deferred {rep.deferred}",
+              highlight=False)
+    for e in rep.errors:
+        out.print(f"[red]alert failed[/red] {escape(redact(e))}", highlight=False, soft_wrap=True)
 
 
 @app.command()
 def retry(config: ConfigOpt = DEFAULT_CONFIG,
-          mode: Annotated[str, typer.Option(help="instant or digest")] = "instant") -> None:
-    """Send pending deliveries now."""
+          mode: Annotated[str, typer.Option(help="instant or digest")] = "instant",
+          dead: Annotated[bool, typer.Option("--dead", help="also put dead deliveries back in the queue "
+                                             "first (after fixing a route)")] = False) -> None:
+    """Send pending and failed deliveries now (dead ones only with --dead)."""
     from monitor.notify import send_pending
     from monitor.store import Store
 
+    if mode not in ("instant", "digest"):
+        raise ConfigError(f"--mode must be instant or digest, not {mode!r}")
     cfg = _config(config)
     store = Store(cfg.state)
     try:
+        if dead:
+            out.print(f"{store.revive_dead()} dead deliveries back in the queue")
         rep = send_pending(store, cfg, mode, _print_alert)
     finally:
         store.close()
-    out.print(f"sent {rep.sent}, failed {rep.failed}")
-    for e in rep.errors:
-        out.print(f"[red]alert failed[/red] {e}", highlight=False)
+    _send_report(rep)
 
 
 @app.command()
 def digest(config: ConfigOpt = DEFAULT_CONFIG) -> None:
     """Send the digest: one message per digest route with every development since the last one."""
-    retry(config, "digest")
+    retry(config, "digest", False)
 
 
 @app.command("notify-test")
 def notify_test(config: ConfigOpt = DEFAULT_CONFIG, topic: TopicOpt = None) -> None:
-    """Send a test alert to every configured route and say which succeeded."""
-    from monitor.notify import Message, send_message
+    """Send a test alert to every configured route and say, per route, whether it worked."""
+    from monitor.notify import Message, deliver_message
 
     cfg = _config(config)
     failures = 0
@@ -216,10 +255,11 @@ def notify_test(config: ConfigOpt = DEFAULT_CONFIG, topic: TopicOpt = None) -> N
             msg = Message(title=f"[{t.name}] Test alert from news-monitor",
                           text=f"This is a test of the route {redact(route.url)} ({route.mode}).",
                           html=f"<p>This is a test of the route {redact(route.url)} ({route.mode}).</p>")
-            error = send_message(route.url, msg, _print_alert)
-            failures += error is not None
-            mark = "[green]ok[/green]" if error is None else f"[red]failed[/red]: {error}"
-            out.print(f"{t.name}: {redact(route.url)} {mark}", highlight=False)
+            outcome = deliver_message(route.url, msg, _print_alert)
+            failures += not outcome.ok
+            mark = "[green]ok[/green]" if outcome.ok else "[red]failed[/red]"
+            out.print(f"{escape(t.name)}: {escape(redact(route.url))} ({route.mode}) {mark}: "
+                      f"{escape(redact(outcome.detail))}", highlight=False, soft_wrap=True)
     if failures:
         raise typer.Exit(1)
 
@@ -309,7 +349,9 @@ def main() -> None:
     from monitor.store import StoreError
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns the code of typer.Exit here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except (ConfigError, BaselineError, StoreError) as exc:
         if STATE["debug"]:
             raise
@@ -331,3 +373,7 @@ def main() -> None:
         err.print(f"monitor: error: {type(exc).__name__}: {redact(str(exc))} (run with --debug for the "
                   "traceback)", highlight=False, markup=False)
         sys.exit(1)
+
+
+if __name__ == "__main__":  # `python -m monitor.cli` (the tests start it like this)
+    main()

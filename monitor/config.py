@@ -101,9 +101,14 @@ class Topic(Strict):
 
 
 class AlertSettings(Strict):
+    """Outbox policy: how often and how long a failing route is retried."""
+
     max_attempts: int = Field(8, ge=1, description="failed sends before a delivery is marked dead")
     retries_in_pass: int = Field(2, ge=0, le=10)
     backoff_seconds: float = Field(1.0, ge=0)
+    backoff_max_seconds: float = Field(30.0, ge=0, description="longest wait between two tries in a pass")
+    claim_timeout_seconds: float = Field(600.0, gt=0, description="a claim older than this is taken "
+                                         "back (a sender on another host that died mid-send)")
 
 
 class Config(Strict):

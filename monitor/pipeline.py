@@ -38,6 +38,8 @@ class FeedReport:
     entries: int = 0
     new_links: int = 0
     error: str = ""
+    etag: str | None = None  # validators of this response, saved after its entries are handled
+    last_modified: str | None = None
 
 
 @dataclass
@@ -138,9 +140,9 @@ def poll_feed(fetcher: Fetcher, store: Store | None, topic: str, url: str) -> tu
             entries = parsed.entries
             report.entries = len(entries)
             report.error = parsed.warning or ""
-        if state:
-            state.etag = resp.etag or state.etag
-            state.last_modified = resp.last_modified or state.last_modified
+        # The new validators are saved only once the entries are handled (run_topic): saved
+        # now, a pass killed before storing the articles would get 304 next time and lose them.
+        report.etag, report.last_modified = resp.etag, resp.last_modified
     except (FetchError, FeedError) as exc:
         report.status, report.error = "error", str(exc)
     except Exception as exc:  # a bug in a parser must cost this feed, not the pass
@@ -303,6 +305,10 @@ def run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | Non
             decision = tp.decide(entry.url, result)
             report.decisions.append(decision)
             progress(f"{topic.name}: [{i}/{len(ordered)}] {decision.verdict}: {result.title[:70]}")
+    if store:
+        for feed in report.feeds:
+            if feed.etag or feed.last_modified:
+                store.save_feed_validators(topic.name, feed.url, feed.etag, feed.last_modified)
     return report
 
 

@@ -5,12 +5,12 @@ so a pass that dies half-way loses nothing and a rerun picks up where it stopped
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,8 +26,13 @@ from monitor.store.models import (
     now,
 )
 
-__all__ = ["ArticleRecord", "Delivery", "DevelopmentRecord", "FeedState", "Link", "RunRecord", "Store",
+__all__ = ["CLAIMABLE", "DELIVERY_STATUSES",
+           "ArticleRecord", "Delivery", "DevelopmentRecord", "FeedState", "Link", "RunRecord", "Store",
            "StoreError", "route_key"]
+
+
+DELIVERY_STATUSES = ("pending", "failed", "sending", "sent", "dead")
+CLAIMABLE = ("pending", "failed")
 
 
 class StoreError(Exception):
@@ -41,6 +46,10 @@ def route_key(url: str) -> str:
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL + NORMAL: a commit survives the process being killed (only an OS crash or power
+    # loss can drop the last commits), and costs no fsync: it keeps the outbox's
+    # send-then-mark window (docs/alerts.md) well under a millisecond.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -55,11 +64,24 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _add_delivery_columns(engine: Engine) -> None:
+    """Outbox columns added after the first release: add them to an older state database
+    (create_all creates missing tables, never missing columns)."""
+    have = {c["name"] for c in inspect(engine).get_columns("deliveries")}
+    missing = [c for c in Delivery.__table__.columns if c.name not in have]
+    guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""  # two processes upgrading
+    with engine.begin() as conn:
+        for col in missing:
+            conn.execute(text(f"ALTER TABLE deliveries ADD COLUMN {guard}{col.name} "
+                              f"{col.type.compile(dialect=engine.dialect)}"))
+
+
 class Store:
     def __init__(self, url: str):
         try:
             self.engine = make_engine(url)
             Base.metadata.create_all(self.engine)
+            _add_delivery_columns(self.engine)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open state database: {' '.join(str(exc).split())[:300]}") from None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -87,6 +109,14 @@ class Store:
     def save_feed_state(self, state: FeedState) -> None:
         with self.session() as s:
             s.merge(state)
+
+    def save_feed_validators(self, topic: str, url: str, etag: str | None, last_modified: str | None) -> None:
+        """Remember a feed's ETag / Last-Modified once its entries are all handled."""
+        with self.session() as s:
+            row = s.scalar(select(FeedState).where(FeedState.topic == topic, FeedState.url == url))
+            if row is not None:
+                row.etag = etag or row.etag
+                row.last_modified = last_modified or row.last_modified
 
     def feeds(self, topic: str | None = None) -> list[FeedState]:
         with self.session() as s:
@@ -165,7 +195,8 @@ class Store:
 
     # -- developments and deliveries -------------------------------------------------
 
-    def developments(self, topic: str | None = None, include_dismissed: bool = True) -> list[DevelopmentRecord]:
+    def developments(self, topic: str | None = None,
+                     include_dismissed: bool = True) -> list[DevelopmentRecord]:
         with self.session() as s:
             q = select(DevelopmentRecord).order_by(DevelopmentRecord.first_seen, DevelopmentRecord.id)
             if topic:
@@ -186,11 +217,12 @@ class Store:
                 return None
             dev.dismissed = True
             for d in s.scalars(select(Delivery).where(Delivery.development_id == dev_id,
-                                                      Delivery.status == "pending")):
+                                                      Delivery.status.in_(CLAIMABLE))):
                 d.status, d.last_error = "dead", "dismissed by user"
             return dev
 
     def deliveries(self, status: str | None = None) -> list[Delivery]:
+        """The outbox, oldest first; `status` one of DELIVERY_STATUSES."""
         with self.session() as s:
             q = select(Delivery).order_by(Delivery.id)
             if status:
@@ -201,11 +233,87 @@ class Store:
             return rows
 
     def claim_pending(self, mode: str | None = None) -> list[int]:
+        """Ids of deliveries that may be claimed (pending or failed), oldest first."""
         with self.session() as s:
-            q = select(Delivery.id).where(Delivery.status == "pending").order_by(Delivery.id)
+            q = select(Delivery.id).where(Delivery.status.in_(CLAIMABLE)).order_by(Delivery.id)
             if mode:
                 q = q.where(Delivery.mode == mode)
             return list(s.scalars(q))
+
+    def queue(self, mode: str | None = None) -> list[tuple[int, str]]:
+        """(id, route key) of every claimable delivery, oldest first."""
+        with self.session() as s:
+            q = (select(Delivery.id, Delivery.route_key).where(Delivery.status.in_(CLAIMABLE))
+                 .order_by(Delivery.id))
+            if mode:
+                q = q.where(Delivery.mode == mode)
+            return [(i, k) for i, k in s.execute(q)]
+
+    def claim(self, delivery_ids: list[int], token: str) -> list[Delivery]:
+        """Atomically move the given deliveries from pending/failed to sending under `token`;
+        returns those this caller won (another sender may have won the others).
+
+        Each row is a compare-and-set (`UPDATE ... WHERE id = ? AND status IN (...)`, rowcount
+        checked), so two processes never both own a delivery. On PostgreSQL the candidates are
+        first locked with FOR UPDATE SKIP LOCKED, so concurrent senders skip each other's rows
+        instead of queueing on them. On SQLite each claim is its own short write transaction
+        that starts with the UPDATE (no read snapshot to upgrade, so busy_timeout applies)."""
+        if not delivery_ids:
+            return []
+        won: list[int] = []
+        if self.engine.dialect.name == "postgresql":
+            with self.session() as s:
+                ids = list(s.scalars(select(Delivery.id).where(Delivery.id.in_(delivery_ids),
+                                                               Delivery.status.in_(CLAIMABLE))
+                                     .order_by(Delivery.id).with_for_update(skip_locked=True)))
+                won = [i for i in ids if self._claim_one(s, i, token)]
+        else:
+            for i in delivery_ids:
+                with self.session() as s:
+                    if self._claim_one(s, i, token):
+                        won.append(i)
+        return self._load(won)
+
+    @staticmethod
+    def _claim_one(s: Session, delivery_id: int, token: str) -> bool:
+        result = s.execute(update(Delivery)
+                           .where(Delivery.id == delivery_id, Delivery.status.in_(CLAIMABLE))
+                           .values(status="sending", claim_token=token, claimed_at=now()))
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def _load(self, ids: list[int]) -> list[Delivery]:
+        if not ids:
+            return []
+        with self.session() as s:
+            rows = list(s.scalars(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)))
+            for r in rows:
+                _ = r.development
+            return rows
+
+    def release_stale(self, timeout_seconds: float, alive: Callable[[str], bool]) -> list[int]:
+        """Return crashed claims to the queue: a `sending` row whose claimer is known dead
+        (`alive(token)` is False) or whose claim is older than `timeout_seconds`. The send
+        may or may not have reached the route (the at-least-once window); the row goes back
+        to `failed` with that said in last_error, so it is sent again."""
+        limit = now() - timedelta(seconds=timeout_seconds)
+        released = []
+        with self.session() as s:
+            rows = list(s.execute(select(Delivery.id, Delivery.claim_token, Delivery.claimed_at)
+                                  .where(Delivery.status == "sending")))
+        for delivery_id, token, claimed_at in rows:
+            if token and alive(token) and claimed_at is not None and claimed_at > limit:
+                continue
+            with self.session() as s:
+                result = s.execute(
+                    update(Delivery)
+                    .where(Delivery.id == delivery_id, Delivery.status == "sending",
+                           Delivery.claim_token == token)
+                    .values(status="failed", claim_token=None, claimed_at=None,
+                            last_error=f"claim by {token} abandoned (sender died or timed out); "
+                                       "sending again"))
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    released.append(delivery_id)
+        return released
 
     def delivery(self, delivery_id: int) -> Delivery | None:
         with self.session() as s:
@@ -214,19 +322,51 @@ class Store:
                 _ = row.development
             return row
 
-    def mark_sent(self, delivery_ids: list[int]) -> None:
-        with self.session() as s:
-            for d in s.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids))):
-                d.status, d.sent_at, d.last_error = "sent", now(), None
-                d.attempts += 1
+    def mark_sent(self, delivery_ids: list[int], response: str | None = None) -> None:
+        """Record a completed send: status sent, the time and what the route answered.
+        Called right after each send: the time it takes is the at-least-once window."""
+        with self.engine.begin() as s:  # a bare connection: no ORM session on this path
+            if self.engine.dialect.name == "postgresql":  # the commit need not wait for the WAL flush
+                s.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            s.execute(update(Delivery).where(Delivery.id.in_(delivery_ids))
+                      .values(status="sent", sent_at=now(), last_error=None, response=response,
+                              attempts=Delivery.attempts + 1, claim_token=None, claimed_at=None))
 
-    def mark_failed(self, delivery_ids: list[int], error: str, max_attempts: int) -> None:
+    def mark_failed(self, delivery_ids: list[int], error: str, max_attempts: int) -> list[int]:
+        """Record a failed send: back to the queue as `failed`, or `dead` after max_attempts.
+        Returns the ids that just died."""
+        dead = []
         with self.session() as s:
             for d in s.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids))):
                 d.attempts += 1
                 d.last_error = error
-                if d.attempts >= max_attempts:
-                    d.status = "dead"
+                d.claim_token, d.claimed_at = None, None
+                d.status = "dead" if d.attempts >= max_attempts else "failed"
+                if d.status == "dead":
+                    dead.append(d.id)
+        return dead
+
+    def revive_dead(self) -> int:
+        """Put dead deliveries back in the queue with a fresh attempt count (after a route was
+        fixed); those of dismissed developments stay dead. Returns how many."""
+        with self.session() as s:
+            rows = s.scalars(select(Delivery).join(DevelopmentRecord)
+                             .where(Delivery.status == "dead", DevelopmentRecord.dismissed.is_(False)))
+            count = 0
+            for d in rows:
+                d.status, d.attempts, count = "failed", 0, count + 1
+                d.last_error = f"revived after: {d.last_error}" if d.last_error else "revived"
+            return count
+
+    def unclaim(self, delivery_ids: list[int], token: str, note: str) -> None:
+        """Give back claimed rows that were not attempted (no attempt is counted)."""
+        if not delivery_ids:
+            return
+        with self.session() as s:
+            s.execute(update(Delivery)
+                      .where(Delivery.id.in_(delivery_ids), Delivery.status == "sending",
+                             Delivery.claim_token == token)
+                      .values(status="failed", claim_token=None, claimed_at=None, last_error=note))
 
     def record_run(self, started: datetime, summary: dict[str, object]) -> None:
         with self.session() as s:

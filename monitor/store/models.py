@@ -125,11 +125,16 @@ class Delivery(Base):
     route_key: Mapped[str] = mapped_column(String(64))  # hash of the route URL: no secrets stored
     route: Mapped[str] = mapped_column(Text)  # redacted, for display
     mode: Mapped[str] = mapped_column(String(10), default="instant")
-    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)  # pending sent dead
+    # pending (never tried), failed (tried, will be retried), sending (claimed by a sender),
+    # sent, dead (gave up after alerts.max_attempts, or dismissed)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)  # redacted
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(120))  # host/pid/nonce of the sender
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response: Mapped[str | None] = mapped_column(Text)  # what the route answered (redacted)
     development: Mapped[DevelopmentRecord] = relationship(back_populates="deliveries")
 
     @property
