@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, LocalServer, Route, article_html, rss, write_config
+from .conftest import ROOT, LocalServer, Route, article_html, rss, write_config
 
 BASELINE = "The army had 100 soldiers in the region. The army is based in the north."
 # (headline, on-topic sentence with a new figure and two new names): checked with monitor.detect

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from notify_support import (
+from .notify_support import (
     ARTICLES,
     STATE_KINDS,
     AlertEndpoint,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from notify_support import make_config, seed
+from .notify_support import make_config, seed
 
 from monitor.config import load_config
 from monitor.notify import send_pending

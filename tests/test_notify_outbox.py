@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from notify_support import (
+from .notify_support import (
     STATE_KINDS,
     AlertEndpoint,
     cli,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-from conftest import ROOT
+from .conftest import ROOT
 
 from monitor.notify import render, render_digest
 from monitor.notify.render import origin

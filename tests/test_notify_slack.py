@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from apprise.plugins.slack import NotifySlack
-from notify_support import AlertEndpoint, make_config, seed
+from .notify_support import AlertEndpoint, make_config, seed
 
 from monitor.config import load_config
 from monitor.notify import deliver_message, render, send_pending

@@ -9,7 +9,8 @@ a few words with the topic spends most of its specific words elsewhere.
 Coverage differs from topic to topic (a wide baseline covers more), so it is calibrated on
 the baseline itself: each seed document is scored against the others (leave-one-out), and
 an article must reach a share of that typical seed coverage. Keywords in the headline or
-lead lower the bar a little; they never decide alone.
+lead lower the bar a little; they decide alone only when the baseline has fewer than three
+documents (too few to know the topic's vocabulary).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ ON_TOPIC = 1.2  # share of the typical seed coverage that makes an article on to
 WITH_KEYWORD = 0.8  # ... when a keyword stands in its headline or lead (where news states its subject)
 DEFAULT_REFERENCE = 0.45  # typical coverage when the baseline is too small to calibrate
 KEYWORD_MATCH = 0.6
-LEARNED_WEIGHT = 0.5  # share of a keyword's specific words that must be present
+LEARNED_WEIGHT = 0.5
+MIN_SEEDS = 3  # seed documents needed to calibrate coverage  # share of a keyword's specific words that must be present
 
 
 @dataclass
@@ -70,7 +72,7 @@ class TopicProfile:
 
     def calibrate(self) -> None:
         """Typical coverage of a seed document by the rest of the baseline (leave-one-out)."""
-        if len(self.seeds) >= 3:
+        if len(self.seeds) >= MIN_SEEDS:
             self.reference = statistics.median(self.coverage(s, exclude=s) for s in self.seeds)
 
     def coverage(self, stems: dict[str, float], exclude: dict[str, float] | None = None) -> float:
@@ -102,6 +104,8 @@ def judge(profile: TopicProfile, title: str, sentences: list[Sentence]) -> Relev
     head_hits = profile.keyword_hits(lead)
     body_hits = profile.keyword_hits(stems)
     bar = WITH_KEYWORD if head_hits else ON_TOPIC
+    if len(profile.seeds) < MIN_SEEDS and head_hits:
+        bar = 0.0  # too small a baseline to know the topic's vocabulary: the keywords decide
     reason = (f"relevance {score:.2f} (topic coverage {cover:.0%} vs typical seed {profile.reference:.0%}; "
               f"bar {bar:.2f}; keywords in headline/lead: {', '.join(head_hits) or 'none'})")
     return Relevance(score=round(score, 3), on_topic=score >= bar, matched=sorted(set(body_hits)), reason=reason)
