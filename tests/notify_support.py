@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from .conftest import ROOT, LocalServer, Route, article_html, rss, write_config
 
 BASELINE = "The army had 100 soldiers in the region. The army is based in the north."

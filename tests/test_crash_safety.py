@@ -10,6 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from monitor.config import load_config
+from monitor.store import Store
+
 from .notify_support import (
     ARTICLES,
     STATE_KINDS,
@@ -23,9 +27,6 @@ from .notify_support import (
     state_database,
     wait_for,
 )
-
-from monitor.config import load_config
-from monitor.store import Store
 
 
 def _state(config: Path) -> tuple[list[str], dict[str, int]]:

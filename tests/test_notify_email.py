@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from .notify_support import make_config, seed
 
 from monitor.config import load_config
 from monitor.notify import send_pending
 from monitor.store import Store
+
+from .notify_support import make_config, seed
 
 
 class Inbox:

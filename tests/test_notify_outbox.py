@@ -7,6 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from monitor.config import load_config
+from monitor.notify import claimer_alive, new_token, send_pending
+from monitor.store import Store
+from monitor.store.models import Delivery, now
+
 from .notify_support import (
     STATE_KINDS,
     AlertEndpoint,
@@ -16,11 +22,6 @@ from .notify_support import (
     start_monitor,
     state_database,
 )
-
-from monitor.config import load_config
-from monitor.notify import claimer_alive, new_token, send_pending
-from monitor.store import Store
-from monitor.store.models import Delivery, now
 
 SECRET_USER, SECRET_TOKEN = "hunter2user", "s3cr3tTOKENvalue"
 

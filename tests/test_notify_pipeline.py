@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from .notify_support import ARTICLES, AlertEndpoint, make_config, publish, run_monitor
 
 from monitor.config import load_config
 from monitor.pipeline import run_pass
 from monitor.store import Store
+
+from .notify_support import ARTICLES, AlertEndpoint, make_config, publish, run_monitor
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-from .conftest import ROOT
-
 from monitor.notify import render, render_digest
 from monitor.notify.render import origin
 from monitor.store import DevelopmentRecord
+
+from .conftest import ROOT
 
 
 def _dev(i: int, topic: str = "army", **kw: object) -> DevelopmentRecord:

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 from apprise.plugins.slack import NotifySlack
-from .notify_support import AlertEndpoint, make_config, seed
 
 from monitor.config import load_config
 from monitor.notify import deliver_message, render, send_pending
 from monitor.store import DevelopmentRecord, Store
+
+from .notify_support import AlertEndpoint, make_config, seed
 
 SLACK_URL = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7"
 
