@@ -7,17 +7,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, inspect, select, text, update
+from alembic.util import CommandError
+from sqlalchemy import create_engine, delete, event, func, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.store.models import (
     ArticleRecord,
-    Base,
     Delivery,
     DevelopmentRecord,
     FeedState,
@@ -27,8 +29,10 @@ from monitor.store.models import (
 )
 
 __all__ = ["CLAIMABLE", "DELIVERY_STATUSES",
-           "ArticleRecord", "Delivery", "DevelopmentRecord", "FeedState", "Link", "RunRecord", "Store",
-           "StoreError", "route_key"]
+           "ArticleRecord", "Delivery", "DevelopmentRecord", "FeedState", "Link", "PruneReport",
+           "ReadOnlyStore", "RunRecord", "Store", "StoreError", "route_key"]
+
+T = TypeVar("T")
 
 
 DELIVERY_STATUSES = ("pending", "failed", "sending", "sent", "dead")
@@ -64,27 +68,43 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _add_delivery_columns(engine: Engine) -> None:
-    """Outbox columns added after the first release: add them to an older state database
-    (create_all creates missing tables, never missing columns)."""
-    have = {c["name"] for c in inspect(engine).get_columns("deliveries")}
-    missing = [c for c in Delivery.__table__.columns if c.name not in have]
-    guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""  # two processes upgrading
-    with engine.begin() as conn:
-        for col in missing:
-            conn.execute(text(f"ALTER TABLE deliveries ADD COLUMN {guard}{col.name} "
-                              f"{col.type.compile(dialect=engine.dialect)}"))
+def _strip_nul(session: Session, _context: object, _instances: object) -> None:
+    """PostgreSQL text cannot hold NUL characters, which a hostile page can contain."""
+    for obj in (*session.new, *session.dirty):
+        for column in obj.__table__.columns:
+            value = getattr(obj, column.key, None)
+            if isinstance(value, str) and "\x00" in value:
+                setattr(obj, column.key, value.replace("\x00", ""))
+
+
+def _topic_key(topic: str) -> int:
+    """A signed 64-bit advisory lock key for a topic."""
+    return int.from_bytes(hashlib.sha256(f"topic:{topic}".encode()).digest()[:8], "big", signed=True)
+
+
+@dataclass
+class PruneReport:
+    """What `Store.prune` removed."""
+
+    texts_pruned: int = 0
+    chars_freed: int = 0
+    explanations_cleared: int = 0
+    runs_deleted: int = 0
 
 
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, upgrade: bool = True):
+        """Open the state database; create or upgrade its schema unless `upgrade` is False."""
+        from monitor.store.migrate import upgrade_schema
+
         try:
             self.engine = make_engine(url)
-            Base.metadata.create_all(self.engine)
-            _add_delivery_columns(self.engine)
-        except (SQLAlchemyError, OSError) as exc:
+            if upgrade:
+                self.revisions = upgrade_schema(self.engine)
+        except (SQLAlchemyError, OSError, CommandError) as exc:
             raise StoreError(f"cannot open state database: {' '.join(str(exc).split())[:300]}") from None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "before_flush", _strip_nul)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -95,16 +115,44 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    @staticmethod
+    def _once_more_on_conflict(work: Callable[[], T]) -> T:
+        """Select-then-insert races with another worker: on a unique violation the row now
+        exists, so the second try finds and updates it."""
+        try:
+            return work()
+        except IntegrityError:
+            return work()
+
+    @contextmanager
+    def topic_lock(self, topic: str) -> Iterator[None]:
+        """Serialise passes over one topic across workers (PostgreSQL advisory lock, released
+        when the pass ends or its connection dies). Detection is sequential per topic: the
+        rolling baseline grows article by article. SQLite: no lock (one machine; the unique
+        constraints still prevent double rows)."""
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _topic_key(topic)})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _topic_key(topic)})
+
     # -- feeds and links -------------------------------------------------------------
 
     def feed_state(self, topic: str, url: str) -> FeedState:
-        with self.session() as s:
-            row = s.scalar(select(FeedState).where(FeedState.topic == topic, FeedState.url == url))
-            if row is None:
-                row = FeedState(topic=topic, url=url)
-                s.add(row)
-                s.flush()
-            return row
+        def work() -> FeedState:
+            with self.session() as s:
+                row = s.scalar(select(FeedState).where(FeedState.topic == topic, FeedState.url == url))
+                if row is None:
+                    row = FeedState(topic=topic, url=url)
+                    s.add(row)
+                    s.flush()
+                return row
+
+        return self._once_more_on_conflict(work)
 
     def save_feed_state(self, state: FeedState) -> None:
         with self.session() as s:
@@ -132,13 +180,16 @@ class Store:
             return {url for url, article, attempts in rows if article is not None or attempts >= max_attempts}
 
     def link_failed(self, topic: str, url: str, error: str) -> None:
-        with self.session() as s:
-            row = s.scalar(select(Link).where(Link.topic == topic, Link.url == url))
-            if row is None:
-                row = Link(topic=topic, url=url, attempts=0)
-                s.add(row)
-            row.attempts += 1
-            row.error = error
+        def work() -> None:
+            with self.session() as s:
+                row = s.scalar(select(Link).where(Link.topic == topic, Link.url == url))
+                if row is None:
+                    row = Link(topic=topic, url=url, attempts=0)
+                    s.add(row)
+                row.attempts += 1
+                row.error = error
+
+        self._once_more_on_conflict(work)
 
     # -- articles ----------------------------------------------------------------------
 
@@ -152,8 +203,11 @@ class Store:
             return row
 
     def link_to(self, topic: str, link: str, article_id: int) -> None:
-        with self.session() as s:
-            self._link(s, topic, link, article_id)
+        def work() -> None:
+            with self.session() as s:
+                self._link(s, topic, link, article_id)
+
+        self._once_more_on_conflict(work)
 
     @staticmethod
     def _link(s: Session, topic: str, link: str, article_id: int) -> None:
@@ -174,9 +228,20 @@ class Store:
     def save_article(self, article: ArticleRecord, link: str,
                      development: DevelopmentRecord | None = None,
                      routes: list[tuple[str, str, str]] = (),  # type: ignore[assignment]
-                     source_for: str | None = None) -> ArticleRecord:
+                     source_for: str | None = None) -> ArticleRecord | None:
         """Store an article, and its development with one pending delivery per route
-        (url, redacted url, mode), or add it as a source of `source_for`, in one transaction."""
+        (url, redacted url, mode), or add it as a source of `source_for`, in one transaction.
+
+        Returns None when another worker stored the same article (topic + URL) or development
+        (deterministic id) first: the transaction is rolled back, nothing is half-stored, and
+        the caller treats the article as already handled."""
+        try:
+            return self._save_article(article, link, development, routes, source_for)
+        except IntegrityError:
+            return None
+
+    def _save_article(self, article: ArticleRecord, link: str, development: DevelopmentRecord | None,
+                      routes: list[tuple[str, str, str]], source_for: str | None) -> ArticleRecord:
         with self.session() as s:
             if development is not None:
                 s.add(development)
@@ -371,3 +436,50 @@ class Store:
     def record_run(self, started: datetime, summary: dict[str, object]) -> None:
         with self.session() as s:
             s.add(RunRecord(started_at=started, finished_at=now(), summary=summary))
+
+    # -- maintenance --------------------------------------------------------------------
+
+    def prune(self, older_than_days: int, topic: str | None = None,
+              at: datetime | None = None) -> PruneReport:
+        """Drop what no pass reads again from rows older than `older_than_days`:
+
+        - the text of off-topic articles (detection never learns from them; URL and text hash
+          stay, so the link is not fetched again and a copy under another URL is recognised),
+        - the per-article explanations (display only),
+        - run records.
+
+        On-topic article text is kept whatever its age: it is the rolling baseline that later
+        articles are compared with; developments, links and deliveries are kept too (they
+        prevent refetching and alerting twice)."""
+        cutoff = (at or now()) - timedelta(days=older_than_days)
+        report = PruneReport()
+        old = [ArticleRecord.fetched_at < cutoff]
+        if topic:
+            old.append(ArticleRecord.topic == topic)
+        with self.session() as s:
+            offtopic = [*old, ArticleRecord.verdict == "offtopic", ArticleRecord.text != ""]
+            size = func.coalesce(func.sum(func.length(ArticleRecord.text)), 0)
+            report.chars_freed = int(s.scalar(select(size).where(*offtopic)) or 0)
+            report.texts_pruned = s.execute(update(ArticleRecord).where(*offtopic).values(text="")).rowcount
+            explained = [*old, ArticleRecord.explanation != ""]
+            report.explanations_cleared = s.execute(
+                update(ArticleRecord).where(*explained).values(explanation="")).rowcount
+            if topic is None:
+                old_runs = delete(RunRecord).where(RunRecord.started_at < cutoff)
+                report.runs_deleted = s.execute(old_runs).rowcount
+        return report
+
+    def optimize(self) -> str:
+        """Reclaim space and refresh planner statistics: VACUUM + ANALYZE on SQLite, ANALYZE on
+        PostgreSQL (autovacuum reclaims space there). Returns what was run."""
+        statements = ["VACUUM", "ANALYZE"] if self.engine.dialect.name == "sqlite" else ["ANALYZE"]
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+        return " + ".join(statements)
+
+    def counts(self) -> dict[str, Any]:
+        """Row counts per table (for maintenance reports and tests)."""
+        with self.session() as s:
+            return {model.__tablename__: s.scalar(select(func.count()).select_from(model))
+                    for model in (FeedState, Link, ArticleRecord, DevelopmentRecord, Delivery, RunRecord)}

@@ -1,12 +1,28 @@
 """Tables. Names say what a row is; constraints keep the promises (one article per URL per
-topic, one development id, one delivery per development and route)."""
+topic, one development id, one delivery per development and route): with several workers
+these unique constraints are what stops two passes from storing the same thing twice.
+
+Any change here needs a migration in migrations/versions (see migrate.py); the types are
+portable (SQLite and PostgreSQL): JSON columns, timezone-aware UTC datetimes, and String
+lengths that the config validates (topic names are at most 80 characters)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -72,7 +88,9 @@ class ArticleRecord(Base):
     """An extracted article and what detection made of it."""
 
     __tablename__ = "articles"
-    __table_args__ = (UniqueConstraint("topic", "url"),)
+    # the index serves pruning by age (migration 0002)
+    __table_args__ = (UniqueConstraint("topic", "url"),
+                      Index("ix_articles_topic_fetched_at", "topic", "fetched_at"))
     id: Mapped[int] = mapped_column(primary_key=True)  # processing order
     topic: Mapped[str] = mapped_column(String(80))
     url: Mapped[str] = mapped_column(Text)
@@ -148,6 +166,6 @@ class RunRecord(Base):
 
     __tablename__ = "runs"
     id: Mapped[int] = mapped_column(primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

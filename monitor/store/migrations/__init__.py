@@ -1,0 +1,1 @@
+"""Alembic migrations of the state database (run by `Store` on first use and `monitor db upgrade`)."""
