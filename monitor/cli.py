@@ -343,6 +343,44 @@ def serve(config: ConfigOpt = DEFAULT_CONFIG,
     )
 
 
+db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                     help="The state database: schema migrations and maintenance.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Create or upgrade the state database schema to the newest revision (Alembic). The store
+    also does this on first use; run it explicitly when upgrading many workers at once."""
+    from monitor.store import Store
+
+    store = Store(_config(config).state)
+    store.close()
+    before, after = store.revisions
+    if before == after:
+        out.print(f"schema already at {after}", highlight=False)
+    else:
+        out.print(f"schema upgraded from {before or 'none'} to {after}", highlight=False)
+
+
+@db_app.command("prune")
+def db_prune(config: ConfigOpt = DEFAULT_CONFIG,
+             days: Annotated[int, typer.Option(min=1, help="keep everything younger (days)")] = 90) -> None:
+    """Drop old off-topic article text, explanations and run records (what detection never reads
+    again), then VACUUM/ANALYZE. On-topic text, developments and the outbox are kept."""
+    from monitor.store import Store
+
+    store = Store(_config(config).state)
+    try:
+        rep = store.prune(days)
+        ran = store.optimize()
+    finally:
+        store.close()
+    out.print(f"pruned {rep.texts_pruned} off-topic text(s) ({rep.chars_freed} characters), "
+              f"{rep.explanations_cleared} explanation(s), {rep.runs_deleted} run record(s); ran {ran}",
+              highlight=False)
+
+
 def main() -> None:
     """Entry point: one clear line per error unless --debug."""
     from monitor.baseline import BaselineError

@@ -264,10 +264,15 @@ class TopicPass:
         if store:
             routes = [(u, shown, mode) for u, shown, mode, minimum in self.routes
                       if development is None or development.confidence >= minimum]
-            store.save_article(record, link, development, routes, source_for)
+            # None: another worker stored it first (unique topic+URL, development id)
+            lost = store.save_article(record, link, development, routes, source_for) is None
+        else:
+            lost = False
         if record.verdict != "offtopic":
             origin = known_origin(article.title, article.published, development is not None)
             self.detector.learn(sentences, origin, article.title)
+        if lost:
+            return ArticleDecision(article.url, article.title, "duplicate", "stored meanwhile by another worker")
         if development:
             self.report.developments.append(development)
         return ArticleDecision(article.url, article.title, record.verdict, detail)
@@ -275,6 +280,15 @@ class TopicPass:
 
 def run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | None,
               progress: Progress) -> TopicReport:
+    """One topic's pass; workers sharing a PostgreSQL state take turns per topic."""
+    if store is None:
+        return _run_topic(config, topic, fetcher, store, progress)
+    with store.topic_lock(topic.name):
+        return _run_topic(config, topic, fetcher, store, progress)
+
+
+def _run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | None,
+               progress: Progress) -> TopicReport:
     report = TopicReport(topic=topic.name)
     progress(f"{topic.name}: reading baseline and {'' if store else 'no '}stored articles")
     detector, signatures = build_detector(topic, store)
