@@ -272,23 +272,25 @@ class TopicPass:
             origin = known_origin(article.title, article.published, development is not None)
             self.detector.learn(sentences, origin, article.title)
         if lost:
-            return ArticleDecision(article.url, article.title, "duplicate", "stored meanwhile by another worker")
+            return ArticleDecision(article.url, article.title, "duplicate",
+                                   "stored meanwhile by another worker")
         if development:
             self.report.developments.append(development)
         return ArticleDecision(article.url, article.title, record.verdict, detail)
 
 
 def run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | None,
-              progress: Progress) -> TopicReport:
-    """One topic's pass; workers sharing a PostgreSQL state take turns per topic."""
+              progress: Progress, since: datetime | None = None) -> TopicReport:
+    """One topic's pass; workers sharing a PostgreSQL state take turns per topic. `since`:
+    leave feed entries published before it for a later pass."""
     if store is None:
-        return _run_topic(config, topic, fetcher, store, progress)
+        return _run_topic(config, topic, fetcher, store, progress, since)
     with store.topic_lock(topic.name):
-        return _run_topic(config, topic, fetcher, store, progress)
+        return _run_topic(config, topic, fetcher, store, progress, since)
 
 
 def _run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | None,
-               progress: Progress) -> TopicReport:
+               progress: Progress, since: datetime | None) -> TopicReport:
     report = TopicReport(topic=topic.name)
     progress(f"{topic.name}: reading baseline and {'' if store else 'no '}stored articles")
     detector, signatures = build_detector(topic, store)
@@ -300,7 +302,8 @@ def _run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | No
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(topic.feeds)))) as pool:
         for feed_report, feed_entries in pool.map(lambda u: poll_feed(fetcher, store, topic.name, u), topic.feeds):
             handled = store.handled_links(topic.name) if store else set()
-            fresh = [e for e in feed_entries if e.url not in handled and e.url not in entries]
+            fresh = [e for e in feed_entries if e.url not in handled and e.url not in entries
+                     and not (since and e.published and e.published < since)]
             fresh = fresh[-config.fetch.max_articles_per_feed:]
             feed_report.new_links = len(fresh)
             entries.update((e.url, e) for e in fresh)

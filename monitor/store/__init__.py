@@ -5,6 +5,7 @@ so a pass that dies half-way loses nothing and a rerun picks up where it stopped
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -129,8 +130,9 @@ class Store:
         """Serialise passes over one topic across workers (PostgreSQL advisory lock, released
         when the pass ends or its connection dies). Detection is sequential per topic: the
         rolling baseline grows article by article. SQLite: no lock (one machine; the unique
-        constraints still prevent double rows)."""
-        if self.engine.dialect.name != "postgresql":
+        constraints still prevent double rows). MONITOR_TOPIC_LOCK=off turns it off, e.g.
+        behind PgBouncer in transaction mode, where session locks do not hold."""
+        if self.engine.dialect.name != "postgresql" or os.environ.get("MONITOR_TOPIC_LOCK") == "off":
             yield
             return
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
