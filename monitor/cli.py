@@ -323,24 +323,17 @@ def demo(plain: Annotated[bool, typer.Option("--plain", help="without Prefect")]
 def serve(config: ConfigOpt = DEFAULT_CONFIG,
           cron: Annotated[str, typer.Option(help="schedule of the monitoring pass")] = "0 * * * *",
           digest_cron: Annotated[str, typer.Option(help="schedule of the digest")] = "0 8 * * *",
-          timezone: Annotated[str, typer.Option(help="timezone of the schedules")] = "UTC") -> None:
-    """Serve the monitoring and digest flows on a schedule on this machine (Ctrl-C stops)."""
-    from monitor.prefect_env import quiet_prefect
-
-    quiet_prefect()
-    from prefect import serve as prefect_serve
-    from prefect.schedules import Cron
-
-    from flows.monitor_flow import digest as digest_flow
-    from flows.monitor_flow import monitor
+          maintenance_cron: Annotated[str, typer.Option(help="schedule of pruning + VACUUM/ANALYZE")]
+          = "30 3 * * 0",
+          timezone: Annotated[str, typer.Option(help="timezone of the schedules")] = "UTC",
+          port: Annotated[int, typer.Option(help="port of the local Prefect server started when "
+                                            "PREFECT_API_URL is not set")] = 4200) -> None:
+    """Serve the monitoring, digest and maintenance flows on a schedule on this machine
+    (Ctrl-C stops). Starts a local Prefect server unless PREFECT_API_URL points at one."""
+    from flows.serve import serve_monitor
 
     _config(config)
-    params = {"config_path": str(config.resolve())}
-    prefect_serve(
-        monitor.to_deployment(name="hourly", schedule=Cron(cron, timezone=timezone), parameters=params),
-        digest_flow.to_deployment(name="daily-digest", schedule=Cron(digest_cron, timezone=timezone),
-                                  parameters=params),
-    )
+    serve_monitor(config, cron, digest_cron, maintenance_cron, timezone, port)
 
 
 db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
