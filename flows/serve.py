@@ -44,7 +44,7 @@ def local_server(port: int) -> Iterator[str]:
     log = (home / "monitor-server.log").open("ab")
     proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                              "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PREFECT_API_URL": ""})  # same process group: Ctrl-C stops both
+                            env={**os.environ, "PREFECT_API_URL": ""})  # same group: Ctrl-C stops both
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while not healthy(api_url):

@@ -167,7 +167,8 @@ def test_deploy_all_then_manual_dry_run_with_a_worker(http_server: LocalServer, 
         dep = httpx.get(f"{api}/deployments/name/monitor/hourly", timeout=10).json()
         assert [(s["schedule"]["cron"], s["schedule"]["timezone"]) for s in dep["schedules"]] == \
             [("0 * * * *", "Europe/Berlin")]
-        assert dep["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(ROOT)
+        pull = dep["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
+        assert pull["directory"] == str(ROOT)
 
         run_id = trigger(env, "dry_run=true", f"config_path={config}", "topic=redsea", "explain=true")
         run([*PREFECT, "worker", "start", "--pool", "monitor", "--run-once"], env, timeout=90)
