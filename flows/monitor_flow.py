@@ -29,7 +29,7 @@ from monitor.fetch import Fetcher
 from monitor.notify import Printer, SendReport, render, send_pending
 from monitor.pipeline import PassReport, TopicReport, run_topic
 from monitor.report import markdown_report
-from monitor.store import Store
+from monitor.store import ReadOnlyStore, Store
 
 DEFAULT_CONFIG = os.environ.get("MONITOR_CONFIG", "config/monitor.yaml")
 
@@ -53,7 +53,8 @@ def monitor_run_name() -> str:
 @task(name="monitor-topic", task_run_name="topic {topic_name}", cache_policy=NO_CACHE)
 def topic_task(config: Config, topic_name: str, dry_run: bool, since: datetime | None = None) -> TopicReport:
     logger = get_run_logger()
-    store = None if dry_run else Store(config.state)
+    # a dry run reads the state (what is known, handled, cached) and writes nothing
+    store = ReadOnlyStore.open(config.state) if dry_run else Store(config.state)
     try:
         with Fetcher(config.fetch) as fetcher:
             topic = config.topic(topic_name)[0]

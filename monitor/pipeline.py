@@ -22,7 +22,7 @@ from monitor.extract import Article, ExtractError, extract_article, redirect_tar
 from monitor.feeds import FeedEntry, FeedError, parse_feed, plausible_feed_type
 from monitor.fetch import Fetcher, FetchError
 from monitor.notify import Printer, SendReport, send_pending
-from monitor.store import ArticleRecord, DevelopmentRecord, Store
+from monitor.store import ArticleRecord, DevelopmentRecord, ReadOnlyStore, Store
 from monitor.store.models import now
 
 Progress = Callable[[str], None]
@@ -334,12 +334,13 @@ def run_pass(config: Config, topic_name: str | None = None, dry_run: bool = Fals
     """One monitoring pass over the chosen topics; a failing feed or page never stops it."""
     progress = progress or (lambda _msg: None)
     report = PassReport(dry_run=dry_run)
-    store = None if dry_run else Store(config.state)
+    # a dry run reads the state (what is known, handled, cached) and writes nothing
+    store = ReadOnlyStore.open(config.state) if dry_run else Store(config.state)
     try:
         with Fetcher(config.fetch) as fetcher:
             for topic in config.topic(topic_name):
                 report.topics.append(run_topic(config, topic, fetcher, store, progress))
-        if store:
+        if store and not dry_run:
             progress("sending alerts")
             report.alerts = send_pending(store, config, "instant", printer)
             store.record_run(report.started, report.summary())

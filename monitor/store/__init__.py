@@ -50,12 +50,12 @@ def route_key(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL needs a lock too
     cursor.execute("PRAGMA journal_mode=WAL")
     # WAL + NORMAL: a commit survives the process being killed (only an OS crash or power
     # loss can drop the last commits), and costs no fsync: it keeps the outbox's
     # send-then-mark window (docs/alerts.md) well under a millisecond.
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -485,3 +485,54 @@ class Store:
         with self.session() as s:
             return {model.__tablename__: s.scalar(select(func.count()).select_from(model))
                     for model in (FeedState, Link, ArticleRecord, DevelopmentRecord, Delivery, RunRecord)}
+
+
+class ReadOnlyStore(Store):
+    """The state as a dry run sees it: stored articles, handled links and feed validators are
+    read, so the dry run shows what the next real pass would do; nothing is written."""
+
+    @classmethod
+    def open(cls, url: str) -> ReadOnlyStore | None:
+        """None when there is no current state yet (the dry run starts from the baseline)."""
+        from monitor.store.migrate import current_revision, head_revision
+
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:" \
+                and not Path(url.removeprefix("sqlite:///")).exists():
+            return None
+        store = cls(url, upgrade=False)
+        try:
+            with store.engine.connect() as conn:
+                revision = current_revision(conn)
+        except SQLAlchemyError:
+            revision = None
+        if revision != head_revision():
+            store.close()
+            return None
+        return store
+
+    def feed_state(self, topic: str, url: str) -> FeedState:
+        with self.session() as s:
+            row = s.scalar(select(FeedState).where(FeedState.topic == topic, FeedState.url == url))
+        return row or FeedState(topic=topic, url=url, failures=0, last_status="never")
+
+    def save_feed_state(self, state: FeedState) -> None:
+        pass
+
+    def link_failed(self, topic: str, url: str, error: str) -> None:
+        pass
+
+    def link_to(self, topic: str, link: str, article_id: int) -> None:
+        pass
+
+    def save_article(self, article: ArticleRecord, link: str,
+                     development: DevelopmentRecord | None = None,
+                     routes: list[tuple[str, str, str]] = (),  # type: ignore[assignment]
+                     source_for: str | None = None) -> ArticleRecord | None:
+        return article
+
+    def record_run(self, started: datetime, summary: dict[str, object]) -> None:
+        pass
+
+    @contextmanager
+    def topic_lock(self, topic: str) -> Iterator[None]:
+        yield
