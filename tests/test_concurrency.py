@@ -14,32 +14,13 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from conftest import LocalServer, Route, article_html, rss, write_config
-from pgdb import temp_database, unreachable
+
+from . import redsea
+from .conftest import LocalServer, write_config
+from .pgdb import temp_database, unreachable
 
 pytestmark = pytest.mark.postgres
 
-BASELINE = ("Houthi rebels have attacked ships in the Red Sea since November 2023. The attacks forced "
-            "shipping companies to divert vessels around Africa. About 20 ships were hit by the end of "
-            "January 2024.")
-
-# slug -> (title, body, is a new development against the baseline)
-ARTICLES = {
-    "deadly-strike": ("Houthi missile kills three sailors on Red Sea freighter",
-                      "A Houthi missile struck the bulk carrier True Confidence in the Gulf of Aden on "
-                      "Wednesday, killing three sailors, the US military said. It was the first deadly "
-                      "Houthi attack on Red Sea shipping. The crew abandoned the ship.", True),
-    "rubymar": ("Houthis sink the cargo ship Rubymar in the Red Sea",
-                "The cargo ship Rubymar sank in the Red Sea on Saturday, two weeks after a Houthi missile "
-                "strike, the first vessel lost in the campaign. The ship was carrying 21,000 tonnes of "
-                "fertiliser.", True),
-    "airstrikes": ("US and British jets strike 36 Houthi targets",
-                   "American and British warplanes struck 36 Houthi targets in Yemen overnight in response "
-                   "to the Red Sea attacks, the Pentagon said.", True),
-    "premiums": ("Insurers raise Red Sea war risk premiums",
-                 "Insurers raised war risk premiums for Red Sea voyages because of Houthi attacks, brokers "
-                 "said on Tuesday.", False),
-}
 DELAY = 0.4  # seconds per article page: long enough for the two passes to overlap
 
 
@@ -64,18 +45,6 @@ def _slow_page(body: bytes) -> object:
     return handler
 
 
-def _serve_topic(server: LocalServer) -> None:
-    items = []
-    for day, (slug, (title, body, _new)) in enumerate(ARTICLES.items(), 1):
-        path = f"/articles/{slug}.html"
-        page = article_html(title, [body], date=f"2024-03-0{day}")
-        server.routes[path] = _slow_page(page)  # type: ignore[assignment]
-        items.append({"link": server.url(path), "title": title, "pubDate": f"0{day} Mar 2024 10:00:00 GMT"})
-    server.routes["/feed.xml"] = Route(200, rss([{**i, "pubDate": f"Fri, {i['pubDate']}"} for i in items]),
-                                       {"Content-Type": "application/rss+xml"})
-    server.routes["/alerts"] = Route(200, b"{}", {"Content-Type": "application/json"})
-
-
 def _monitor(*args: str) -> list[str]:
     return [sys.executable, "-c", "from monitor.cli import main; main()", *args]
 
@@ -85,14 +54,9 @@ def test_two_workers_on_one_topic_store_and_alert_each_development_once(
         http_server: LocalServer, pg_url: str, tmp_path: Path, topic_lock: str) -> None:
     """With the topic lock the passes take turns; without it (MONITOR_TOPIC_LOCK=off) they
     really race, and the unique constraints plus the loser's rollback keep the rows single."""
-    _serve_topic(http_server)
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "base.txt").write_text(BASELINE)
-    config = write_config(tmp_path, [{
-        "name": "redsea", "description": "Houthi attacks on Red Sea shipping",
-        "keywords": ["Houthi", "Red Sea"], "baseline": str(seeds), "feeds": [http_server.url("/feed.xml")],
-        "notify": [f"json://127.0.0.1:{http_server.port}/alerts"]}], state=pg_url)
+    redsea.publish(http_server, list(redsea.ARTICLES), page=_slow_page)
+    config = write_config(tmp_path, [redsea.topic(http_server, redsea.write_seeds(tmp_path / "seeds"))],
+                          state=pg_url)
     env = {**os.environ, "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "MONITOR_TOPIC_LOCK": topic_lock}
 
@@ -107,7 +71,7 @@ def test_two_workers_on_one_topic_store_and_alert_each_development_once(
                             capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0, listed.stderr
     devs = json.loads(listed.stdout)
-    expected = {http_server.url(f"/articles/{slug}.html") for slug, (*_x, new) in ARTICLES.items() if new}
+    expected = {redsea.page_url(http_server, slug) for slug, (*_x, new) in redsea.ARTICLES.items() if new}
     first_sources = [d["sources"][0] for d in devs]
     assert sorted(first_sources) == sorted(expected), devs  # one development per fact, no duplicate
     assert len({d["id"] for d in devs}) == len(devs)
@@ -118,7 +82,7 @@ def test_two_workers_on_one_topic_store_and_alert_each_development_once(
     store = Store(pg_url)
     try:
         assert sorted(a.url for a in store.known_articles("redsea")) == sorted(
-            http_server.url(f"/articles/{slug}.html") for slug in ARTICLES)
+            redsea.page_url(http_server, slug) for slug in redsea.ARTICLES)
         statuses = [d.status for d in store.deliveries()]
     finally:
         store.close()

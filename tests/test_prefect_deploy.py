@@ -21,19 +21,16 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import ROOT, LocalServer, Route, article_html, rss, write_config
 
 from flows.monitor_flow import artifact_key
+
+from . import redsea
+from .conftest import ROOT, LocalServer, write_config
 
 pytestmark = pytest.mark.prefect
 
 PREFECT = [sys.executable, "-m", "prefect"]
 MONITOR = [sys.executable, "-c", "from monitor.cli import main; main()"]
-TITLE = "Houthi missile kills three sailors on Red Sea freighter"
-BODY = ("A Houthi missile struck the bulk carrier True Confidence in the Gulf of Aden on Wednesday, killing "
-        "three sailors, the US military said. It was the first deadly Houthi attack on Red Sea shipping.")
-BASELINE = ("Houthi rebels have attacked ships in the Red Sea since November 2023. The attacks forced "
-            "shipping companies to divert vessels around Africa.")
 
 
 def free_port() -> int:
@@ -96,18 +93,8 @@ def prefect_env(home: Path, api: str | None) -> dict[str, str]:
 
 
 def topic_config(server: LocalServer, tmp_path: Path) -> Path:
-    server.routes["/feed.xml"] = Route(200, rss([{"link": server.url("/a/1.html"), "title": TITLE,
-                                                  "pubDate": "Wed, 06 Mar 2024 10:00:00 GMT"}]),
-                                       {"Content-Type": "application/rss+xml"})
-    server.routes["/a/1.html"] = Route(200, article_html(TITLE, [BODY], date="2024-03-06"),
-                                       {"Content-Type": "text/html"})
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "base.txt").write_text(BASELINE)
-    return write_config(tmp_path, [{"name": "redsea", "description": "Houthi attacks on Red Sea shipping",
-                                    "keywords": ["Houthi", "Red Sea"], "baseline": str(seeds),
-                                    "feeds": [server.url("/feed.xml")],
-                                    "notify": [f"json://127.0.0.1:{server.port}/alerts"]}])
+    redsea.publish(server, ["deadly-strike"])
+    return write_config(tmp_path, [redsea.topic(server, redsea.write_seeds(tmp_path / "seeds"))])
 
 
 def flow_run(api: str, run_id: str) -> dict[str, Any]:
@@ -181,16 +168,16 @@ def test_deploy_all_then_manual_dry_run_with_a_worker(http_server: LocalServer, 
         by_key = {a["key"]: a for a in arts}
         assert set(by_key) == {"monitor-redsea", "monitor-redsea-developments"}
         markdown = by_key["monitor-redsea"]["data"]
-        assert "(dry run)" in markdown and http_server.url("/a/1.html") in markdown
+        assert "(dry run)" in markdown and redsea.page_url(http_server, "deadly-strike") in markdown
         assert "new figure 3 sailors" in markdown  # explain=true: per-article reasons
         table = by_key["monitor-redsea-developments"]["data"]
         rows = json.loads(table) if isinstance(table, str) else table
-        assert [r["source"] for r in rows] == [http_server.url("/a/1.html")]
+        assert [r["source"] for r in rows] == [redsea.page_url(http_server, "deadly-strike")]
         logs = httpx.post(f"{api}/logs/filter", json={"logs": this_run}, timeout=10).json()
         assert any(entry["message"].startswith("would alert: [redsea]") for entry in logs)
 
     # a dry run fetched and detected, but stored and sent nothing
-    assert http_server.gets("/a/1.html") == 1 and http_server.posts("/alerts") == []
+    assert http_server.gets("/articles/deadly-strike.html") == 1 and http_server.posts("/alerts") == []
     assert not (tmp_path / "state.db").exists()
 
 
@@ -214,5 +201,5 @@ def test_monitor_serve_starts_a_server_and_runs_a_manual_trigger(http_server: Lo
         fr = wait_for(lambda: finished(api, run_id), 60, "the served flow run to finish")
         assert fr["state"]["type"] == "COMPLETED", fr["state"]
         assert fr["parameters"]["config_path"] == str(config.resolve())
-    assert http_server.gets("/a/1.html") == 1 and http_server.posts("/alerts") == []
+    assert http_server.gets("/articles/deadly-strike.html") == 1 and http_server.posts("/alerts") == []
     assert not healthy(api)  # the server stopped with serve

@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import LocalServer
-from pgdb import reset_schema, temp_database, unreachable
 from sqlalchemy import create_engine, inspect, text
 
 from monitor.store import ArticleRecord, DevelopmentRecord, Store
 from monitor.store.migrate import head_revision
 from monitor.store.models import Base
+
+from .conftest import LocalServer
+from .pgdb import reset_schema, temp_database, unreachable
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -279,47 +280,22 @@ def test_prune_keeps_what_detection_needs(store: Store) -> None:
     assert store.optimize() == expected
 
 
-FACTS = {
-    "strike": ("Houthi missile kills three sailors on Red Sea freighter",
-               "A Houthi missile struck the bulk carrier True Confidence in the Gulf of Aden on Wednesday, "
-               "killing three sailors, the US military said. It was the first deadly Houthi attack on "
-               "Red Sea shipping."),
-    "rubymar": ("Houthis sink the cargo ship Rubymar in the Red Sea",
-                "The cargo ship Rubymar sank in the Red Sea on Saturday, two weeks after a Houthi missile "
-                "strike, the first vessel lost in the campaign. The ship was carrying 21,000 tonnes of "
-                "fertiliser."),
-}
-
-
 def test_a_dry_run_reads_the_state_and_writes_nothing(url: str, http_server: LocalServer,
                                                       tmp_path: Path) -> None:
     """After a real pass, a dry run reports only what the next real pass would: the new article;
     it stores, caches and sends nothing."""
-    from conftest import Route, article_html, rss, write_config
-
     from monitor.config import load_config
     from monitor.pipeline import run_pass
 
-    def publish(slugs: list[str]) -> None:
-        items = [{"link": http_server.url(f"/a/{s}.html"), "title": FACTS[s][0],
-                  "pubDate": f"Wed, 0{i} Mar 2024 10:00:00 GMT"} for i, s in enumerate(slugs, 1)]
-        http_server.routes["/feed.xml"] = Route(200, rss(items), {"Content-Type": "application/rss+xml"})
-        for s in slugs:
-            http_server.routes[f"/a/{s}.html"] = Route(200, article_html(FACTS[s][0], [FACTS[s][1]]),
-                                                       {"Content-Type": "text/html"})
+    from . import redsea
+    from .conftest import write_config
 
-    http_server.routes["/alerts"] = Route(200, b"{}")
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "base.txt").write_text("Houthi rebels have attacked ships in the Red Sea since November 2023.")
-    config = load_config(write_config(tmp_path, [{
-        "name": "redsea", "keywords": ["Houthi", "Red Sea"], "baseline": str(seeds),
-        "feeds": [http_server.url("/feed.xml")], "notify": [f"json://127.0.0.1:{http_server.port}/alerts"]}],
-        state=url))
-
-    publish(["strike"])
+    config = load_config(write_config(tmp_path, [redsea.topic(http_server, redsea.write_seeds(tmp_path / "s"))],
+                                      state=url))
+    strike, rubymar = redsea.page_url(http_server, "deadly-strike"), redsea.page_url(http_server, "rubymar")
+    redsea.publish(http_server, ["deadly-strike"])
     first = run_pass(config)
-    assert [d.sources[0] for d in first.developments] == [http_server.url("/a/strike.html")]
+    assert [d.sources[0] for d in first.developments] == [strike]
     assert len(http_server.posts("/alerts")) == 1
     store = Store(url)
     try:
@@ -327,11 +303,11 @@ def test_a_dry_run_reads_the_state_and_writes_nothing(url: str, http_server: Loc
     finally:
         store.close()
 
-    publish(["strike", "rubymar"])
+    redsea.publish(http_server, ["deadly-strike", "rubymar"])
     printed: list[str] = []
     dry = run_pass(config, dry_run=True, printer=lambda m: printed.append(m.title))
-    assert [d.url for t in dry.topics for d in t.decisions] == [http_server.url("/a/rubymar.html")]
-    assert [d.sources[0] for d in dry.developments] == [http_server.url("/a/rubymar.html")]
+    assert [d.url for t in dry.topics for d in t.decisions] == [rubymar]
+    assert [d.sources[0] for d in dry.developments] == [rubymar]
     assert len(printed) == 1 and "21,000 tonnes" in printed[0]
     assert len(http_server.posts("/alerts")) == 1  # nothing sent
     store = Store(url)
@@ -341,5 +317,5 @@ def test_a_dry_run_reads_the_state_and_writes_nothing(url: str, http_server: Loc
         store.close()
 
     real = run_pass(config)
-    assert [d.sources[0] for d in real.developments] == [http_server.url("/a/rubymar.html")]
+    assert [d.sources[0] for d in real.developments] == [rubymar]
     assert len(http_server.posts("/alerts")) == 2
