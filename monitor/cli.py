@@ -325,15 +325,16 @@ def serve(config: ConfigOpt = DEFAULT_CONFIG,
           digest_cron: Annotated[str, typer.Option(help="schedule of the digest")] = "0 8 * * *",
           maintenance_cron: Annotated[str, typer.Option(help="schedule of pruning + VACUUM/ANALYZE")]
           = "30 3 * * 0",
-          timezone: Annotated[str, typer.Option(help="timezone of the schedules")] = "UTC",
+          timezone: Annotated[str | None, typer.Option(help="timezone of the schedules; default: the "
+                                                       "config's `timezone` (UTC)")] = None,
           port: Annotated[int, typer.Option(help="port of the local Prefect server started when "
                                             "PREFECT_API_URL is not set")] = 4200) -> None:
     """Serve the monitoring, digest and maintenance flows on a schedule on this machine
     (Ctrl-C stops). Starts a local Prefect server unless PREFECT_API_URL points at one."""
     from flows.serve import serve_monitor
 
-    _config(config)
-    serve_monitor(config, cron, digest_cron, maintenance_cron, timezone, port)
+    cfg = _config(config)
+    serve_monitor(config, cron, digest_cron, maintenance_cron, timezone or cfg.timezone, port)
 
 
 db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
