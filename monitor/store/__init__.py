@@ -518,6 +518,9 @@ class ReadOnlyStore(Store):
     def save_feed_state(self, state: FeedState) -> None:
         pass
 
+    def save_feed_validators(self, topic: str, url: str, etag: str | None, last_modified: str | None) -> None:
+        pass
+
     def link_failed(self, topic: str, url: str, error: str) -> None:
         pass
 
