@@ -322,7 +322,7 @@ def _run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | No
             decision = tp.decide(entry.url, result)
             report.decisions.append(decision)
             progress(f"{topic.name}: [{i}/{len(ordered)}] {decision.verdict}: {result.title[:70]}")
-    if store:
+    if store and since is None:  # entries a `since` left for later must not hide behind a 304
         for feed in report.feeds:
             if feed.etag or feed.last_modified:
                 store.save_feed_validators(topic.name, feed.url, feed.etag, feed.last_modified)
