@@ -72,5 +72,6 @@ def publish(server: LocalServer, slugs: list[str], page: Any = None) -> None:
             200, body, {"Content-Type": "text/html; charset=utf-8"})
         items.append({"link": page_url(server, slug), "title": title,
                       "pubDate": f"{day:02d} Mar 2024 10:00:00 GMT"})
-    server.routes["/feed.xml"] = Route(200, rss(items), {"Content-Type": "application/rss+xml"})
+    server.routes["/feed.xml"] = Route(200, rss(items), {"Content-Type": "application/rss+xml",
+                                                         "ETag": f'"{"-".join(slugs)}"'})
     server.routes["/alerts"] = Route(200, b"{}", {"Content-Type": "application/json"})

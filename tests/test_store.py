@@ -334,3 +334,27 @@ def test_a_dry_run_reads_the_state_and_writes_nothing(url: str, http_server: Loc
     real = run_pass(config)
     assert [d.sources[0] for d in real.developments] == [rubymar]
     assert len(http_server.posts("/alerts")) == 2
+
+
+def test_since_leaves_older_entries_for_a_later_pass(http_server: LocalServer, tmp_path: Path) -> None:
+    """`since` skips older feed entries without marking them handled, and without saving the
+    feed's ETag: the next pass gets the whole feed again and reads them."""
+    from monitor.config import load_config
+    from monitor.fetch import Fetcher
+    from monitor.pipeline import run_pass, run_topic
+
+    from . import redsea
+    from .conftest import write_config
+
+    config = load_config(write_config(tmp_path, [redsea.topic(http_server, redsea.write_seeds(tmp_path / "s"))]))
+    redsea.publish(http_server, ["deadly-strike", "rubymar"])  # published on March 1 and 2
+    store = Store(config.state)
+    try:
+        with Fetcher(config.fetch) as fetcher:
+            report = run_topic(config, config.topics[0], fetcher, store, lambda _m: None,
+                               since=datetime(2024, 3, 2, tzinfo=UTC))
+    finally:
+        store.close()
+    assert [d.url for d in report.decisions] == [redsea.page_url(http_server, "rubymar")]
+    later = run_pass(config)
+    assert [d.url for t in later.topics for d in t.decisions] == [redsea.page_url(http_server, "deadly-strike")]
