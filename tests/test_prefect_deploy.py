@@ -153,7 +153,7 @@ def test_deploy_all_then_manual_dry_run_with_a_worker(http_server: LocalServer, 
 
         dep = httpx.get(f"{api}/deployments/name/monitor/hourly", timeout=10).json()
         assert [(s["schedule"]["cron"], s["schedule"]["timezone"]) for s in dep["schedules"]] == \
-            [("0 * * * *", "Europe/Berlin")]
+            [("0 * * * *", "Asia/Seoul")]
         pull = dep["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
         assert pull["directory"] == str(ROOT)
 
