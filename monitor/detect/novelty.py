@@ -10,8 +10,11 @@ sentence similarity (rapidfuzz) only decides that a sentence is a reworded known
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from rapidfuzz import fuzz, process
 
@@ -34,6 +37,45 @@ def _figure_key(value: float) -> int:
     return round(math.log10(abs(value)) * 20) if value else -999
 
 
+def _numpy() -> ModuleType:
+    """numpy, imported on first use: a pass that compares nothing need not pay for it."""
+    import numpy
+
+    return numpy
+
+
+def _postings() -> array:
+    """Sentence ids of one stem: a compact int array (a module-level factory, so it pickles)."""
+    return array("i")
+
+
+def _floats() -> array:
+    return array("d")
+
+
+def _top_voted(postings: list[array], n: int) -> list[int]:
+    """The `n` ids found in most postings, most votes first, then lowest id first."""
+    if sum(len(p) for p in postings) <= 128:  # a few votes: plain counting is quicker than numpy's set-up
+        votes: Counter[int] = Counter()
+        for p in postings:
+            votes.update(p)
+        return [i for i, _ in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+    np = _numpy()
+    every = np.concatenate([np.frombuffer(p, dtype=np.intc) for p in postings])
+    size = int(every.max()) + 1
+    if len(every) * 4 < size:  # sparse votes: sorting them beats counting over every id
+        ids, counts = np.unique(every, return_counts=True)
+    else:
+        counts = np.bincount(every)
+        ids = np.flatnonzero(counts)
+        counts = counts[ids]
+    key = counts.astype(np.int64) * (size + 1) + (size - ids)  # more votes first, then the lower id
+    if len(ids) > n:
+        keep = np.argpartition(-key, n - 1)[:n]
+        ids, key = ids[keep], key[keep]
+    return ids[np.argsort(-key, kind="stable")].tolist()
+
+
 @dataclass
 class KnownFacts:
     """Everything known so far, indexed for fast comparison."""
@@ -49,7 +91,8 @@ class KnownFacts:
     texts: list[str] = field(default_factory=list)
     sentence_names: list[frozenset[str]] = field(default_factory=list)
     origins: list[Known] = field(default_factory=list)
-    index: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    index: dict[str, array] = field(default_factory=lambda: defaultdict(_postings))
+    figure_values: dict[int, array] = field(default_factory=lambda: defaultdict(_floats))  # as `figures`
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -61,6 +104,7 @@ class KnownFacts:
             for f in s.figures:
                 for key in {_figure_key(f.value), _figure_key(f.high or f.value)}:
                     self.figures[key].append((f, known, s))
+                    self.figure_values[key].append(f.value)
                 for u in f.unit[:1] or ("",):
                     self.units[u].append((f, known))
             for e in s.events:
@@ -81,7 +125,7 @@ class KnownFacts:
         "25 crew" / "twenty-five seafarers") in a sentence about the same things: for large
         values three shared words, for any value two shared names or another shared figure."""
         for key in {_figure_key(f.value) + d for d in (-1, 0, 1)}:
-            for other, known, ks in self.figures.get(key, ()):
+            for other, known, ks in self._near_value(key, f.value):
                 if not values_match(f, other) or f.percent != other.percent or f.money != other.money:
                     continue
                 if units_compatible(f, other):
@@ -90,18 +134,31 @@ class KnownFacts:
                     return known
         return None
 
+    def _near_value(self, key: int, value: float) -> Sequence[tuple[Figure, Known, Sentence]]:
+        """The figures of a bucket whose value is within 5% of `value` (values_match never
+        accepts more), in bucket order: a vectorised first cut for large buckets."""
+        bucket = self.figures.get(key, ())
+        if len(bucket) < 64:
+            return bucket
+        np = _numpy()
+        values = np.frombuffer(self.figure_values[key], dtype=np.float64)
+        close = np.abs(values - value) <= 0.05 * np.maximum(np.maximum(np.abs(values), abs(value)), 1e-9)
+        return [bucket[i] for i in np.flatnonzero(close).tolist()]
+
     def figure_before(self, f: Figure) -> tuple[Figure, Known] | None:
         """The latest known figure that counts the same thing with another value."""
-        if not f.unit or f.percent or f.money:
-            candidates = [c for u in f.unit[1:2] for c in self.units.get(u, ())] if f.unit[1:2] else []
-        else:
-            candidates = list(self.units.get(f.unit[0], ()))
-        candidates = [c for c in candidates if c[0].percent == f.percent and c[0].money == f.money
-                      and not values_match(c[0], f)]
-        if not candidates:
+        unit = f.unit[1:2] if not f.unit or f.percent or f.money else f.unit[:1]
+        bucket = self.units.get(unit[0], ()) if unit else ()
+
+        def candidate(c: tuple[Figure, Known]) -> bool:
+            return c[0].percent == f.percent and c[0].money == f.money and not values_match(c[0], f)
+
+        # the latest value (scanning back from the end), cited where it was first known (a
+        # baseline rather than a restatement)
+        latest = next((c for c in reversed(bucket) if candidate(c)), None)
+        if latest is None:
             return None
-        # the latest value, cited where it was first known (a baseline rather than a restatement)
-        return next(c for c in candidates if values_match(c[0], candidates[-1][0]))
+        return next(c for c in bucket if candidate(c) and values_match(c[0], latest[0]))
 
     def statement_before(self, e: Event) -> Known | None:
         """The closest earlier statement of the same kind of action about the same things,
@@ -130,14 +187,10 @@ class KnownFacts:
         if not s.stems or not self.texts:
             return 0.0, None
         limit = max(50, len(self.texts) // 10)
-        votes: Counter[int] = Counter()
-        for stem in s.stems:
-            postings = self.index.get(stem)
-            if postings and len(postings) <= limit:
-                votes.update(postings)
-        if not votes:
+        postings = [p for stem in s.stems if (p := self.index.get(stem)) and len(p) <= limit]
+        if not postings:
             return 0.0, None
-        ids = [i for i, _ in votes.most_common(CANDIDATES)]
+        ids = _top_voted(postings, CANDIDATES)
         query = " ".join(sorted(s.stems))
         best = process.extractOne(query, [self.texts[i] for i in ids], scorer=fuzz.token_set_ratio)
         if best is None:
