@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from monitor.baseline import load_baseline
+from monitor.baseline import fingerprint, load_baseline
+from monitor.cache import ReadingCache, baseline_key, text_key
 from monitor.config import Config, Topic, redact
-from monitor.detect import Detector, Verdict, read_text
+from monitor.detect import Detector, Sentence, Verdict, read_text
 from monitor.detect.clustering import Signature, same_development
-from monitor.extract import Article, ExtractError, extract_article, redirect_target
+from monitor.extract import Article, redirect_target
 from monitor.feeds import FeedEntry, FeedError, parse_feed, plausible_feed_type
-from monitor.fetch import Fetcher, FetchError
+from monitor.fetch import Fetcher, FetchError, Response
 from monitor.notify import Printer, SendReport, send_pending
 from monitor.store import ArticleRecord, DevelopmentRecord, ReadOnlyStore, Store
 from monitor.store.models import now
+from monitor.workers import READ_TIMEOUT, extract_and_read, reading_pool, worker_count
 
 Progress = Callable[[str], None]
 BACKOFF_BASE = timedelta(minutes=5)
@@ -97,24 +99,72 @@ def known_origin(title: str, published: datetime | None, reported: bool) -> str:
 
 # -- building what is known ---------------------------------------------------------------
 
-def build_detector(topic: Topic, store: Store | None) -> tuple[Detector, list[Signature]]:
-    """Detector for a topic: baseline first, then every stored on-topic article in order."""
+def baseline_detector(topic: Topic, cache: ReadingCache | None = None) -> Detector:
+    """Detector for a topic that knows its baseline; from the cache while the seed files,
+    the topic's description and keywords and the detection code are unchanged."""
+    key = _baseline_key(topic) if cache else ""
+    cached = cache.get(key) if cache and key else None
+    if isinstance(cached, Detector):
+        return cached
     detector = Detector.for_topic(topic.name, topic.description, topic.keywords)
     for doc in load_baseline(topic.baseline):
         detector.learn_baseline(doc.sentences, f"baseline document {doc.name}")
-    signatures: list[Signature] = []
+    if cache and key:
+        cache.put(key, detector)  # pickled now, before the pass teaches it anything more
+    return detector
+
+
+def _baseline_key(topic: Topic) -> str:
+    try:
+        return baseline_key(fingerprint(topic.baseline), topic.baseline, topic.name, topic.description,
+                            topic.keywords)
+    except OSError:
+        return ""  # no folder: load_baseline says so
+
+
+def build_detector(topic: Topic, store: Store | None,
+                   cache: ReadingCache | None = None) -> tuple[Detector, list[Signature]]:
+    """Detector for a topic: baseline first, then every stored on-topic article in order.
+    With a cache, only articles never read before are read again."""
     if store is None:
-        return detector, signatures
+        return baseline_detector(topic, cache), []
     devs = {d.id: d for d in store.developments(topic.name)}
-    for row in store.known_articles(topic.name):
-        sentences = read_text(row.text, row.title)
+    rows = store.known_articles(topic.name)
+    snapshot = _snapshot_key(topic, rows, devs) if cache else ""
+    if cache and snapshot:  # nothing stored has changed since the last pass: what it knew, as it was
+        found = cache.get(f"snapshot:{topic.name}")
+        if isinstance(found, tuple) and len(found) == 3 and found[0] == snapshot:
+            return found[1], found[2]
+    detector = baseline_detector(topic, cache)
+    signatures: list[Signature] = []
+    keys = [text_key(row.title, row.text) for row in rows] if cache else []
+    known = cache.get_many(keys) if cache else {}
+    for i, row in enumerate(rows):
+        sentences = known.get(keys[i]) if cache else None
+        if sentences is None:
+            sentences = read_text(row.text, row.title)
+            if cache:
+                cache.put(keys[i], sentences)
         origin = known_origin(row.title, row.published, row.development_id is not None)
         if row.verdict == "development" and row.development_id in devs:
             dev = devs[row.development_id]
             evidence = [s for s in sentences if s.text == dev.evidence]
             signatures.append(Signature.of(dev.id, row.title, evidence, set(dev.names), dev.published))
         detector.learn(sentences, origin, row.title)
+    if cache and snapshot:  # one snapshot per topic, replaced as articles are added
+        cache.put(f"snapshot:{topic.name}", (snapshot, detector, signatures))
     return detector, signatures
+
+
+def _snapshot_key(topic: Topic, rows: list[ArticleRecord], devs: dict[str, DevelopmentRecord]) -> str:
+    """Everything the rebuilt detector depends on: the baseline, the stored articles that it
+    learns in order, and the developments they reported."""
+    base = _baseline_key(topic)
+    if not base:
+        return ""
+    parts = [base] + [f"{r.id}|{r.text_hash}|{r.title}|{r.published}|{r.verdict}|{r.development_id}" for r in rows]
+    parts += [f"{d.id}|{d.evidence}|{sorted(d.names)}|{d.published}" for d in devs.values()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 # -- fetching ---------------------------------------------------------------------------
@@ -162,31 +212,50 @@ def poll_feed(fetcher: Fetcher, store: Store | None, topic: str, url: str) -> tu
     return report, entries
 
 
-def fetch_article(fetcher: Fetcher, entry: FeedEntry) -> Article | str:
-    """The extracted article, or the reason it could not be had."""
-    limits = fetcher.settings
+def fetch_page(fetcher: Fetcher, entry: FeedEntry) -> Response | str:
+    """The article's page, or the reason it could not be had."""
     try:
-        refusal = fetcher.robots_refusal(entry.url) if limits.respect_robots else None
+        refusal = fetcher.robots_refusal(entry.url) if fetcher.settings.respect_robots else None
         if refusal:
             return refusal
         resp = fetcher.fetch(entry.url, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
         target = redirect_target(resp.content, resp.url)
         if target:  # a redirector page (news-search links): one more hop, same limits and guard
             resp = fetcher.fetch(target, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
-        if resp.content_type and "html" not in resp.content_type and "xml" not in resp.content_type:
-            return f"not a web page ({resp.content_type})"
-        # resp.url is the page after redirects (a news-search link resolves to the publisher)
-        article = extract_article(resp.content, resp.url, resp.charset, limits.max_page_bytes,
-                                  limits.max_page_elements, limits.max_page_depth)
-    except (FetchError, ExtractError) as exc:
+    except FetchError as exc:
         return str(exc)
-    except Exception as exc:  # a bug in extraction must cost this page, not the pass
+    except Exception as exc:  # a bug in fetching must cost this page, not the pass
         return f"unexpected {type(exc).__name__}: {exc}"
-    if entry.published:
-        article.published = entry.published
-    if not article.title:
-        article.title = entry.title
-    return article
+    if resp.content_type and "html" not in resp.content_type and "xml" not in resp.content_type:
+        return f"not a web page ({resp.content_type})"
+    return resp
+
+
+def read_article(fetcher: Fetcher, entry: FeedEntry, pool: Executor | None = None
+                 ) -> tuple[Article, list[Sentence]] | str:
+    """The extracted article and its sentences (read in `pool` when given), or the reason it
+    could not be had. resp.url is the page after redirects (a news-search link resolves to
+    the publisher)."""
+    resp = fetch_page(fetcher, entry)
+    if isinstance(resp, str):
+        return resp
+    limits = fetcher.settings
+    job = (resp.content, resp.url, resp.charset, entry.title, entry.published,
+           (limits.max_page_bytes, limits.max_page_elements, limits.max_page_depth))
+    if pool:
+        try:
+            return pool.submit(extract_and_read, *job).result(timeout=READ_TIMEOUT)
+        except TimeoutError:
+            return f"reading the page took over {READ_TIMEOUT} s"
+        except BrokenExecutor:
+            pass  # a reader process died (out of memory, killed): read the page here instead
+    return extract_and_read(*job)
+
+
+def fetch_article(fetcher: Fetcher, entry: FeedEntry) -> Article | str:
+    """The extracted article, or the reason it could not be had."""
+    result = read_article(fetcher, entry)
+    return result if isinstance(result, str) else result[0]
 
 
 # -- deciding ---------------------------------------------------------------------------
@@ -230,15 +299,18 @@ class TopicPass:
     signatures: list[Signature]
     report: TopicReport
     routes: list[tuple[str, str, str, float]]
+    cache: ReadingCache | None = None
 
-    def decide(self, link: str, article: Article) -> ArticleDecision:
-        """Detect, store and learn one article; returns what was decided."""
+    def decide(self, link: str, article: Article, sentences: list[Sentence] | None = None) -> ArticleDecision:
+        """Detect, store and learn one article (its sentences when already read); returns
+        what was decided."""
         store, topic = self.store, self.topic
-        if store and store.find_article(topic.name, article.url, article.text_hash):
-            existing = store.find_article(topic.name, article.url, article.text_hash)
-            store.link_to(topic.name, link, existing.id)  # type: ignore[union-attr]
+        existing = store.find_article(topic.name, article.url, article.text_hash) if store else None
+        if store and existing:
+            store.link_to(topic.name, link, existing.id)
             return ArticleDecision(article.url, article.title, "duplicate", "already stored")
-        sentences = read_text(article.text, article.title)
+        if sentences is None:
+            sentences = read_text(article.text, article.title)
         verdict = self.detector.analyze(article.title, sentences)
         record = ArticleRecord(topic=topic.name, url=article.url, fetched_url=article.fetched_url,
                                title=article.title, text=article.text, text_hash=article.text_hash,
@@ -271,6 +343,8 @@ class TopicPass:
         if record.verdict != "offtopic":
             origin = known_origin(article.title, article.published, development is not None)
             self.detector.learn(sentences, origin, article.title)
+            if self.cache:  # the next pass rebuilds what is known without reading it again
+                self.cache.put(text_key(article.title, article.text), sentences)
         if lost:
             return ArticleDecision(article.url, article.title, "duplicate",
                                    "stored meanwhile by another worker")
@@ -282,20 +356,27 @@ class TopicPass:
 def run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | None,
               progress: Progress, since: datetime | None = None) -> TopicReport:
     """One topic's pass; workers sharing a PostgreSQL state take turns per topic. `since`:
-    leave feed entries published before it for a later pass."""
+    leave feed entries published before it for a later pass. What reading costs is cached
+    beside the state database (monitor/cache.py); a dry run only reads that cache."""
     if store is None:
-        return _run_topic(config, topic, fetcher, store, progress, since)
-    with store.topic_lock(topic.name):
-        return _run_topic(config, topic, fetcher, store, progress, since)
+        return _run_topic(config, topic, fetcher, store, progress, since, None)
+    cache = ReadingCache.for_state(config.state, read_only=isinstance(store, ReadOnlyStore))
+    try:
+        with store.topic_lock(topic.name):
+            return _run_topic(config, topic, fetcher, store, progress, since, cache)
+    finally:
+        cache.close()
 
 
 def _run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | None,
-               progress: Progress, since: datetime | None) -> TopicReport:
+               progress: Progress, since: datetime | None, cache: ReadingCache | None) -> TopicReport:
     report = TopicReport(topic=topic.name)
     progress(f"{topic.name}: reading baseline and {'' if store else 'no '}stored articles")
-    detector, signatures = build_detector(topic, store)
+    detector, signatures = build_detector(topic, store, cache)
+    if cache:
+        cache.flush()
     routes = [(r.url, redact(r.url), r.mode, r.min_confidence) for r in topic.notify]
-    tp = TopicPass(topic, store, detector, signatures, report, routes)
+    tp = TopicPass(topic, store, detector, signatures, report, routes, cache)
 
     progress(f"{topic.name}: polling {len(topic.feeds)} feed(s)")
     entries: dict[str, FeedEntry] = {}
@@ -311,17 +392,21 @@ def _run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | No
 
     ordered = sorted(entries.values(), key=lambda e: (e.published or datetime.max.replace(tzinfo=UTC)))
     progress(f"{topic.name}: {len(ordered)} new link(s) to read")
-    with ThreadPoolExecutor(max_workers=config.fetch.concurrency) as pool:
-        results = pool.map(lambda e: fetch_article(fetcher, e), ordered)
+    # Pages are fetched and read by threads (or reader processes, MONITOR_EXTRACT_WORKERS),
+    # while this thread decides each article in publication order as soon as it is ready.
+    with ThreadPoolExecutor(max_workers=config.fetch.concurrency) as pool, \
+            reading_pool(worker_count(len(ordered))) as readers:
+        results = pool.map(lambda e: read_article(fetcher, e, readers), ordered)
         for i, (entry, result) in enumerate(zip(ordered, results, strict=True), 1):
             if isinstance(result, str):
                 if store:
                     store.link_failed(topic.name, entry.url, result)
                 report.decisions.append(ArticleDecision(entry.url, entry.title, "error", result))
                 continue
-            decision = tp.decide(entry.url, result)
+            article, sentences = result
+            decision = tp.decide(entry.url, article, sentences)
             report.decisions.append(decision)
-            progress(f"{topic.name}: [{i}/{len(ordered)}] {decision.verdict}: {result.title[:70]}")
+            progress(f"{topic.name}: [{i}/{len(ordered)}] {decision.verdict}: {article.title[:70]}")
     if store and since is None:  # entries a `since` left for later must not hide behind a 304
         for feed in report.feeds:
             if feed.etag or feed.last_modified:
