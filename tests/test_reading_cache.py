@@ -120,3 +120,15 @@ def test_cache_can_be_turned_off_and_moved(tmp_path: Path, monkeypatch: pytest.M
     cache.put("k", [1])
     assert cache.get("k") is None  # off: nothing kept
     assert not os.path.exists(tmp_path / "state.db.cache.sqlite")
+
+
+def test_a_dry_run_reads_the_cache_and_writes_nothing(setup: tuple[Path, Path, LocalServer]) -> None:
+    config_path, _seeds, _server = setup
+    path = cache_path(load_config(config_path).state)
+    assert path is not None
+    pipeline.run_pass(load_config(config_path), dry_run=True)  # no state yet: nothing is created
+    assert not path.exists()
+    pipeline.run_pass(load_config(config_path))
+    before = path.read_bytes()
+    report = pipeline.run_pass(load_config(config_path), dry_run=True)
+    assert report.dry_run and path.read_bytes() == before
