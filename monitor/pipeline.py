@@ -147,9 +147,12 @@ def build_detector(topic: Topic, store: Store | None,
                 cache.put(keys[i], sentences)
         origin = known_origin(row.title, row.published, row.development_id is not None)
         if row.verdict == "development" and row.development_id in devs:
+            # its distinctive facts are what was new when it was read: read it again against
+            # what was known then (the same state, since articles are replayed in order)
             dev = devs[row.development_id]
-            evidence = [s for s in sentences if s.text == dev.evidence]
-            signatures.append(Signature.of(dev.id, row.title, evidence, set(dev.names), dev.published))
+            new = [f.sentence for f in detector.analyze(row.title, sentences).findings]
+            new = new or [s for s in sentences if s.text == dev.evidence]
+            signatures.append(Signature.of(dev.id, row.title, new, set(dev.names), dev.published))
         detector.learn(sentences, origin, row.title)
     if cache and snapshot:  # one snapshot per topic, replaced as articles are added
         cache.put(f"snapshot:{topic.name}", (snapshot, detector, signatures))

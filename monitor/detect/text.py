@@ -92,6 +92,7 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s.strip() for s in out if s.strip()]
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A light English stem: enough to meet 'ships'/'ship', 'attacked'/'attack', 'shares'/'share'."""
     w = word.lower().replace("’", "'").strip("'-")
