@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from text_to_num import alpha2digit
 
-from monitor.detect.text import STOPWORDS, stem
+from monitor.detect.text import NUMBER_WORD, STOPWORDS, stem
 from monitor.detect.types import Figure
 
 FRACTIONS = {
@@ -147,8 +147,13 @@ def _is_not_a_figure(text: str, m: re.Match[str]) -> bool:
     return bool(before.endswith(("/", ".")) or (after.startswith(("/", "-")) and plain))
 
 
+NUMBERISH = re.compile(r"\d|" + NUMBER_WORD.pattern + r"|\b(?:score|dozen|" + "|".join(FRACTIONS) + r")\b", re.I)
+
+
 def extract_figures(sentence: str) -> tuple[Figure, ...]:
     """Every figure in the sentence, in order."""
+    if not NUMBERISH.search(sentence):
+        return ()  # no digit and no number word: nothing to convert (text2num is costly)
     text = to_digits(sentence)
     figures: list[Figure] = []
     for m in FIGURE.finditer(text):

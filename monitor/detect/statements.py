@@ -60,6 +60,8 @@ ACTIONS: dict[str, str] = {
     "find": r"f[io]und|conclud(?:es|ed)|blam(?:es|ed)|determin(?:es|ed)|rul(?:es|ed)",
 }
 ACTION_PATTERNS = {name: re.compile(rf"\b(?:{forms})\b", re.I) for name, forms in ACTIONS.items()}
+# one pass to skip the sentences (most of them) that hold no action verb at all
+ANY_ACTION = re.compile(r"\b(?:" + "|".join(ACTIONS.values()) + r")\b", re.I)
 
 NEGATION = re.compile(r"\b(?:not|no|never|n't|neither|nor|without|rul\w+ out)\b", re.I)
 HEDGE = re.compile(
@@ -94,6 +96,8 @@ def extract_events(sentence: str) -> tuple[Event, ...]:
     will impose", "plans to start"); negation when it stands in the verb's own clause
     ("did not ratify", not "does not rule out ..., where he signed").
     """
+    if not ANY_ACTION.search(sentence):
+        return ()
     stems = content_stems(sentence)
     events: list[Event] = []
     for name, pattern in ACTION_PATTERNS.items():

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,7 +53,16 @@ def route_key(url: str) -> str:
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL needs a lock too
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # The switch to WAL takes an exclusive lock and, on a new file opened by several
+    # processes at once, can fail with "database is locked" without waiting: try again.
+    for attempt in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
     # WAL + NORMAL: a commit survives the process being killed (only an OS crash or power
     # loss can drop the last commits), and costs no fsync: it keeps the outbox's
     # send-then-mark window (docs/alerts.md) well under a millisecond.
