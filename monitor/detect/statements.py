@@ -96,21 +96,28 @@ def extract_events(sentence: str) -> tuple[Event, ...]:
     will impose", "plans to start"); negation when it stands in the verb's own clause
     ("did not ratify", not "does not rule out ..., where he signed").
     """
-    if not ANY_ACTION.search(sentence):
+    # Verbs are found in one scan; each action class is then tried only where a verb starts
+    # (anchored), which finds the same first statement per class as scanning for each class.
+    starts = [m.start() for m in ANY_ACTION.finditer(sentence)]
+    if not starts:
         return ()
     stems = content_stems(sentence)
+    found: dict[str, tuple[re.Match[str], str]] = {}
+    for start in starts:
+        before = sentence[:start]
+        if NOT_A_STATEMENT.search(before[-80:]):
+            continue
+        for name, pattern in ACTION_PATTERNS.items():
+            if name not in found and (match := pattern.match(sentence, start)):
+                found[name] = (match, before)
     events: list[Event] = []
-    for name, pattern in ACTION_PATTERNS.items():
-        for match in pattern.finditer(sentence):
-            before = sentence[: match.start()]
-            if NOT_A_STATEMENT.search(before[-80:]):
-                continue
+    for name in ACTION_PATTERNS:
+        if name in found:
+            match, before = found[name]
             clause = re.split(r"[,;:]", before)[-1].split()[-6:]
-            verb_stems = content_stems(match.group(0))
-            events.append(Event(action=name, stems=stems - verb_stems,
+            events.append(Event(action=name, stems=stems - content_stems(match.group(0)),
                                 negated=bool(NEGATION.search(" ".join(clause))),
                                 hedged=_hedged(before), future=bool(FUTURE.search(before))))
-            break
     return tuple(events)
 
 
