@@ -78,10 +78,12 @@ def run(
 
 
 def _summary(report, explain: bool) -> None:  # type: ignore[no-untyped-def]
-    table = Table(title="Monitoring pass" + (" (dry run)" if report.dry_run else ""), title_justify="left")
-    for col in ("topic", "feeds ok", "failed", "articles", "new", "sources", "background", "off topic",
-                "errors"):
-        table.add_column(col, justify="right" if col != "topic" else "left")
+    table = Table(title="Monitoring pass" + (" (dry run)" if report.dry_run else ""), title_justify="left",
+                  caption="feeds: ok/failed · read: new articles · new: developments · sources: more "
+                          "sources of known developments", caption_justify="left", padding=(0, 1))
+    table.add_column("topic", overflow="fold", min_width=8)
+    for col in ("feeds", "failed", "read", "new", "sources", "background", "off-topic", "errors"):
+        table.add_column(col, justify="right", no_wrap=True)
     for t in report.topics:
         ok = sum(f.status in ("ok", "not modified") for f in t.feeds)
         failed = sum(f.status in ("error", "backing off") for f in t.feeds)

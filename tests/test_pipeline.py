@@ -100,7 +100,7 @@ def test_pass_alerts_once_and_rerun_is_quiet(tmp_path: Path, http_server: LocalS
     assert len(developments(config)) == 1
     assert len(http_server.posts("/alerts")) == 1
     assert http_server.gets("/a/kursk.html") == 1, "a stored article is not fetched again"
-    assert "background" in first.stdout and "off topic" in first.stdout
+    assert "background" in first.stdout and "off-topic" in first.stdout
 
 
 def test_failing_feeds_are_reported_and_the_pass_goes_on(tmp_path: Path, http_server: LocalServer) -> None:
