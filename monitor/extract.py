@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from html import unescape as html_unescape
 from urllib.parse import urljoin
 
-import trafilatura
 from dateutil import parser as dateparser
 
 MAX_HTML_BYTES = 3_000_000
@@ -55,6 +54,13 @@ class Article:
     @property
     def text_hash(self) -> str:
         return hashlib.sha256(" ".join(self.text.split()).lower().encode()).hexdigest()
+
+
+def _trafilatura():  # type: ignore[no-untyped-def]
+    """trafilatura, imported on first use: a pass with nothing new never extracts."""
+    import trafilatura
+
+    return trafilatura
 
 
 def nesting_depth(html: bytes, limit: int = MAX_DEPTH) -> int:
@@ -175,7 +181,7 @@ def extract_article(html: bytes, url: str, charset: str | None = None,
     # Precision first (least boilerplate); some templates (table layouts, <br> paragraphs)
     # only yield their text to the more lenient settings.
     for mode in ({"favor_precision": True}, {}, {"favor_recall": True}):
-        doc = trafilatura.bare_extraction(text, url=url, with_metadata=True, include_comments=False,
+        doc = _trafilatura().bare_extraction(text, url=url, with_metadata=True, include_comments=False,
                                           include_tables=False, deduplicate=False, **mode)
         if doc is not None and len((doc.text or "").split()) >= 40:
             break

@@ -25,13 +25,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-import apprise
 
 from monitor.config import CONSOLE_ROUTE, AlertSettings, Config, Route, redact
 from monitor.notify.render import Message, render, render_digest
 from monitor.store import Delivery, Store, route_key
+
+if TYPE_CHECKING:
+    import apprise
 
 __all__ = ["Message", "Outcome", "SendReport", "claimer_alive", "deliver_message", "new_token", "render",
            "render_digest", "send_message", "send_pending"]
@@ -73,7 +75,7 @@ def _format_for(url: str) -> str:
     """HTML for email (apprise sends multipart/alternative: text/plain derived from the
     HTML, plus text/html), plain text for everything else (Slack escapes it)."""
     scheme = url.split("://", 1)[0].lower()
-    return apprise.NotifyFormat.HTML if scheme in ("mailto", "mailtos") else apprise.NotifyFormat.TEXT
+    return "html" if scheme in ("mailto", "mailtos") else "text"  # apprise.NotifyFormat values
 
 
 def _log_lines(result: apprise.AppriseResult, minimum: int) -> list[str]:
@@ -107,11 +109,13 @@ def deliver_message(url: str, message: Message, printer: Printer | None = None,
         if printer:
             printer(message)
         return Outcome(True, "printed")
+    import apprise  # on first send: a pass with nothing to send never pays for its import
+
     app = apprise.Apprise()
     if not app.add(with_idempotency_key(url, key)):
         return Outcome(False, f"invalid apprise URL {redact(url)}")
     fmt = _format_for(url)
-    body = message.html if fmt == apprise.NotifyFormat.HTML else message.text
+    body = message.html if fmt == "html" else message.text
     try:
         result = app.notify(body=body, title=message.title, body_format=fmt)
     except Exception as exc:  # a plugin bug must not stop the outbox
