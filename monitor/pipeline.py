@@ -315,11 +315,12 @@ class TopicPass:
         if sentences is None:
             sentences = read_text(article.text, article.title)
         verdict = self.detector.analyze(article.title, sentences)
+        detail = explain(verdict)
         record = ArticleRecord(topic=topic.name, url=article.url, fetched_url=article.fetched_url,
                                title=article.title, text=article.text, text_hash=article.text_hash,
                                published=article.published, relevance=verdict.relevance.score,
-                               explanation=explain(verdict), verdict="offtopic")
-        development, source_for, detail = None, None, explain(verdict)
+                               explanation=detail, verdict="offtopic")
+        development, source_for = None, None
         if verdict.relevance.on_topic:
             record.verdict = "background"
             # Another outlet on a development of this news cycle adds a source, never an alert.

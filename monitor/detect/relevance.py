@@ -91,9 +91,6 @@ class TopicProfile:
                 hits.append(phrase)
         return hits
 
-    def anchors(self, stems: Iterable[str]) -> list[str]:
-        return self.keyword_hits(stems)
-
 
 def judge(profile: TopicProfile, title: str, sentences: list[Sentence]) -> Relevance:
     """Score an article's main subject against the topic; explain the decision."""
