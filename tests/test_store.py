@@ -83,6 +83,47 @@ def test_fresh_database_is_created_at_the_newest_revision(url: str) -> None:
         second.close()
 
 
+def test_head_revision_constant_matches_the_migration_scripts() -> None:
+    """The store checks a database against a constant (no Alembic import on every open): a new
+    migration script must move that constant too."""
+    from monitor.store.migrate import script_head
+
+    assert head_revision() == script_head()
+
+
+def test_revision_is_read_as_alembic_reads_it(url: str) -> None:
+    from alembic.runtime.migration import MigrationContext
+
+    from monitor.store.migrate import current_revision
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert current_revision(conn) is None  # no schema yet
+        Store(url).close()
+        with engine.connect() as conn:
+            assert current_revision(conn) == MigrationContext.configure(conn).get_current_revision() == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_a_database_newer_than_the_code_is_a_clear_error(url: str) -> None:
+    """A state written by a newer release (unknown revision) is refused in one line, untouched."""
+    from monitor.store import StoreError
+
+    Store(url).close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    try:
+        with pytest.raises(StoreError, match=r"cannot open state database: .*9999"):
+            Store(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999"
+    finally:
+        engine.dispose()
+
+
 def test_a_database_made_before_migrations_is_stamped_and_upgraded(url: str) -> None:
     """The first version made its tables with create_all (= revision 0001 without Alembic's
     version table); its data survives the upgrade."""

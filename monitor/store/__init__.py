@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alembic.util import CommandError
 from sqlalchemy import create_engine, delete, event, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -107,13 +106,13 @@ class PruneReport:
 class Store:
     def __init__(self, url: str, upgrade: bool = True):
         """Open the state database; create or upgrade its schema unless `upgrade` is False."""
-        from monitor.store.migrate import upgrade_schema
+        from monitor.store.migrate import MigrationError, upgrade_schema
 
         try:
             self.engine = make_engine(url)
             if upgrade:
                 self.revisions = upgrade_schema(self.engine)
-        except (SQLAlchemyError, OSError, CommandError) as exc:
+        except (SQLAlchemyError, OSError, MigrationError) as exc:
             raise StoreError(f"cannot open state database: {' '.join(str(exc).split())[:300]}") from None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessions, "before_flush", _strip_nul)
