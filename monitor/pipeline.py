@@ -375,14 +375,27 @@ def run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | Non
 def _run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | None,
                progress: Progress, since: datetime | None, cache: ReadingCache | None) -> TopicReport:
     report = TopicReport(topic=topic.name)
-    progress(f"{topic.name}: reading baseline and {'' if store else 'no '}stored articles")
-    detector, signatures = build_detector(topic, store, cache)
-    if cache:
-        cache.flush()
-    routes = [(r.url, redact(r.url), r.mode, r.min_confidence) for r in topic.notify]
-    tp = TopicPass(topic, store, detector, signatures, report, routes, cache)
-
     progress(f"{topic.name}: polling {len(topic.feeds)} feed(s)")
+    ordered = poll_feeds(config, topic, fetcher, store, since, report)
+    progress(f"{topic.name}: {len(ordered)} new link(s) to read")
+    if ordered:  # what is known is rebuilt only when there is something to compare with it
+        progress(f"{topic.name}: reading baseline and {'' if store else 'no '}stored articles")
+        detector, signatures = build_detector(topic, store, cache)
+        if cache:
+            cache.flush()
+        routes = [(r.url, redact(r.url), r.mode, r.min_confidence) for r in topic.notify]
+        read_and_decide(config, fetcher, ordered, TopicPass(topic, store, detector, signatures, report,
+                                                            routes, cache), progress)
+    if store and since is None:  # entries a `since` left for later must not hide behind a 304
+        for feed in report.feeds:
+            if feed.etag or feed.last_modified:
+                store.save_feed_validators(topic.name, feed.url, feed.etag, feed.last_modified)
+    return report
+
+
+def poll_feeds(config: Config, topic: Topic, fetcher: Fetcher, store: Store | None,
+               since: datetime | None, report: TopicReport) -> list[FeedEntry]:
+    """Every feed of the topic, concurrently; the entries not handled before, oldest first."""
     entries: dict[str, FeedEntry] = {}
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(topic.feeds)))) as pool:
         for feed_report, feed_entries in pool.map(lambda u: poll_feed(fetcher, store, topic.name, u), topic.feeds):
@@ -393,29 +406,27 @@ def _run_topic(config: Config, topic: Topic, fetcher: Fetcher, store: Store | No
             feed_report.new_links = len(fresh)
             entries.update((e.url, e) for e in fresh)
             report.feeds.append(feed_report)
+    return sorted(entries.values(), key=lambda e: (e.published or datetime.max.replace(tzinfo=UTC)))
 
-    ordered = sorted(entries.values(), key=lambda e: (e.published or datetime.max.replace(tzinfo=UTC)))
-    progress(f"{topic.name}: {len(ordered)} new link(s) to read")
-    # Pages are fetched and read by threads (or reader processes, MONITOR_EXTRACT_WORKERS),
-    # while this thread decides each article in publication order as soon as it is ready.
+
+def read_and_decide(config: Config, fetcher: Fetcher, ordered: list[FeedEntry], tp: TopicPass,
+                    progress: Progress) -> None:
+    """Pages are fetched and read by threads (or reader processes, MONITOR_EXTRACT_WORKERS),
+    while this thread decides each article in publication order as soon as it is ready."""
+    name, store, report = tp.topic.name, tp.store, tp.report
     with ThreadPoolExecutor(max_workers=config.fetch.concurrency) as pool, \
             reading_pool(worker_count(len(ordered))) as readers:
         results = pool.map(lambda e: read_article(fetcher, e, readers), ordered)
         for i, (entry, result) in enumerate(zip(ordered, results, strict=True), 1):
             if isinstance(result, str):
                 if store:
-                    store.link_failed(topic.name, entry.url, result)
+                    store.link_failed(name, entry.url, result)
                 report.decisions.append(ArticleDecision(entry.url, entry.title, "error", result))
                 continue
             article, sentences = result
             decision = tp.decide(entry.url, article, sentences)
             report.decisions.append(decision)
-            progress(f"{topic.name}: [{i}/{len(ordered)}] {decision.verdict}: {article.title[:70]}")
-    if store and since is None:  # entries a `since` left for later must not hide behind a 304
-        for feed in report.feeds:
-            if feed.etag or feed.last_modified:
-                store.save_feed_validators(topic.name, feed.url, feed.etag, feed.last_modified)
-    return report
+            progress(f"{name}: [{i}/{len(ordered)}] {decision.verdict}: {article.title[:70]}")
 
 
 def run_pass(config: Config, topic_name: str | None = None, dry_run: bool = False,
