@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +24,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
@@ -261,13 +263,19 @@ class GuardedBackend(httpcore.NetworkBackend):
         self.inner.sleep(seconds)
 
 
+@lru_cache(maxsize=1)
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client of the process: loading the CA bundle takes ~25 ms."""
+    return httpx.create_ssl_context()
+
+
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport over `GuardedBackend`, never through an environment proxy."""
 
     def __init__(self, backend: GuardedBackend, limits: httpx.Limits):
-        super().__init__(limits=limits, trust_env=False)
+        super().__init__(verify=ssl_context(), limits=limits, trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), max_connections=limits.max_connections,
+            ssl_context=ssl_context(), max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry, network_backend=backend)
 
