@@ -1,112 +1,33 @@
-"""The Prefect flows: thin wrappers over the library (monitor/ never imports prefect).
+"""The deployment flows: thin wrappers over the library (monitor/ never imports prefect).
 
-- `monitor`: one monitoring pass. Each topic runs as a task (retried on a crash of the task
-  itself, never on a failing feed: feed errors are results, reported in the summary).
+- `monitor`: one monitoring pass (the tasks and the pass body are in flows/tasks.py).
 - `digest`: sends the pending digest deliveries.
 - `maintenance` (flows/maintenance_flow.py): prunes old data, VACUUM/ANALYZE.
-
-Every run publishes a markdown artifact (feeds, articles, developments with links,
-deliveries) and a table artifact of the new developments. Artifact keys may only hold
-lowercase letters, digits and dashes (`artifact_key`).
 """
 
 from __future__ import annotations
 
 import os
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from monitor.config import Config, load_config
-from monitor.fetch import Fetcher
-from monitor.notify import Printer, SendReport, render, send_pending
-from monitor.pipeline import PassReport, TopicReport, run_topic
-from monitor.report import markdown_report
-from monitor.store import ReadOnlyStore, Store
+from flows.tasks import alerts_task, run_monitor, stamp
+from monitor.config import load_config
 
 DEFAULT_CONFIG = os.environ.get("MONITOR_CONFIG", "config/monitor.yaml")
-
-
-def artifact_key(*parts: str) -> str:
-    """A valid Prefect artifact key: lowercase letters, digits and dashes."""
-    return re.sub(r"[^a-z0-9]+", "-", "-".join(parts).lower()).strip("-")[:100] or "monitor"
-
-
-def _stamp() -> str:
-    return f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def monitor_run_name() -> str:
     """Flow run names say the topic and the time, e.g. `monitor redsea 2025-01-02 08:00 UTC`."""
     params = flow_run.parameters or {}
-    name = f"monitor {params.get('topic') or 'all topics'} {_stamp()}"
+    name = f"monitor {params.get('topic') or 'all topics'} {stamp()}"
     return name + (" (dry run)" if params.get("dry_run") else "")
-
-
-@task(name="monitor-topic", task_run_name="topic {topic_name}", cache_policy=NO_CACHE)
-def topic_task(config: Config, topic_name: str, dry_run: bool, since: datetime | None = None) -> TopicReport:
-    logger = get_run_logger()
-    # a dry run reads the state (what is known, handled, cached) and writes nothing
-    store = ReadOnlyStore.open(config.state) if dry_run else Store(config.state)
-    try:
-        with Fetcher(config.fetch) as fetcher:
-            topic = config.topic(topic_name)[0]
-            return run_topic(config, topic, fetcher, store, logger.info, since)
-    finally:
-        if store:
-            store.close()
-
-
-@task(name="send-alerts", cache_policy=NO_CACHE)
-def alerts_task(config: Config, mode: str = "instant", printer: Printer | None = None) -> SendReport:
-    store = Store(config.state)
-    try:
-        return send_pending(store, config, mode, printer)
-    finally:
-        store.close()
-
-
-def publish(report: PassReport, explain: bool = False) -> None:
-    """The run's history: a markdown artifact and, when there are any, a table of developments."""
-    topics = sorted({t.topic for t in report.topics})
-    key = artifact_key("monitor", *(topics if len(topics) == 1 else []))
-    create_markdown_artifact(markdown_report(report, explain), key=key,
-                             description="Feeds, articles, developments and deliveries of this pass")
-    rows = [{"topic": d.topic, "kind": d.kind, "summary": d.summary[:200], "source": d.sources[0], "id": d.id}
-            for d in report.developments]
-    if rows:
-        create_table_artifact(rows, key=artifact_key(key, "developments"), description="New developments")
-
-
-def run_monitor(config: Config, topic: str | None = None, dry_run: bool = False,
-                printer: Printer | None = None, since: datetime | None = None,
-                explain: bool = False) -> PassReport:
-    """The flow body, callable with an already loaded config (the CLI does this). A dry run
-    fetches and detects but stores and sends nothing: it logs what it would have sent."""
-    report = PassReport(dry_run=dry_run)
-    for t in config.topic(topic):
-        report.topics.append(topic_task(config, t.name, dry_run, since))
-    if dry_run:
-        logger = get_run_logger()
-        for dev in report.developments:
-            message = render(dev)
-            logger.info("would alert: %s\n%s", message.title, message.text)
-    else:
-        report.alerts = alerts_task(config, "instant", printer)
-        store = Store(config.state)
-        try:
-            store.record_run(report.started, report.summary())
-        finally:
-            store.close()
-    publish(report, explain)
-    return report
 
 
 @flow(name="monitor", flow_run_name=monitor_run_name, log_prints=True)
@@ -121,27 +42,15 @@ def monitor(config_path: str = DEFAULT_CONFIG, topic: str | None = None, dry_run
     return report.summary()
 
 
-@flow(name="monitor-digest", flow_run_name=lambda: f"digest {_stamp()}")
+@flow(name="monitor-digest", flow_run_name=lambda: f"digest {stamp()}")
 def digest(config_path: str = DEFAULT_CONFIG) -> dict:
     """Send the pending digest deliveries: one message per route with every development
     since the last digest."""
     config = load_config(config_path)
     sent = alerts_task(config, "digest")
-    lines = [f"# Digest {_stamp()}", "", f"Sent {sent.sent}, failed {sent.failed}, dead {sent.dead}."]
+    lines = [f"# Digest {stamp()}", "", f"Sent {sent.sent}, failed {sent.failed}, dead {sent.dead}."]
     lines += [f"- failed: {e}" for e in sent.errors]
     create_markdown_artifact("\n".join(lines), key="monitor-digest", description="Digest deliveries")
     return {"sent": sent.sent, "failed": sent.failed}
 
 
-def pass_with_config(config: Config, topic: str | None, dry_run: bool,
-                     printer: Printer | None = None) -> PassReport:
-    """Run the pass as a flow with a config object already validated by the CLI; alerts for
-    console routes are printed by `printer` in this process."""
-
-    name = f"monitor {topic or 'all topics'} {_stamp()}" + (" (dry run)" if dry_run else "")
-
-    @flow(name="monitor", flow_run_name=name, log_prints=True)
-    def monitor_cli() -> PassReport:
-        return run_monitor(config, topic, dry_run, printer)
-
-    return monitor_cli()

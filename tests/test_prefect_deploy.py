@@ -22,7 +22,7 @@ import httpx
 import pytest
 import yaml
 
-from flows.monitor_flow import artifact_key
+from flows.tasks import artifact_key
 
 from . import redsea
 from .conftest import ROOT, LocalServer, write_config
