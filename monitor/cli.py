@@ -5,6 +5,7 @@ Errors print as one line (`monitor: error: ...`); `--debug` shows the traceback.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -66,7 +67,7 @@ def run(
         from monitor.prefect_env import quiet_prefect
 
         quiet_prefect()
-        from flows.monitor_flow import pass_with_config
+        from flows.tasks import pass_with_config
 
         report = pass_with_config(cfg, topic, dry_run, _print_alert)
         if dry_run:
@@ -407,6 +408,11 @@ def main() -> None:
         err.print(f"monitor: error: {type(exc).__name__}: {redact(str(exc))} (run with --debug for the "
                   "traceback)", highlight=False, markup=False)
         sys.exit(1)
+    finally:
+        # At exit the interpreter's garbage collector walks every object that Prefect, pydantic
+        # and SQLAlchemy made: 0.3-0.6 s of a short run, for memory that is freed anyway.
+        # Frozen objects are skipped; atexit handlers and stream flushing still run.
+        gc.freeze()
 
 
 if __name__ == "__main__":  # `python -m monitor.cli` (the tests start it like this)
