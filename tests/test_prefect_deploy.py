@@ -106,6 +106,14 @@ def finished(api: str, run_id: str) -> dict[str, Any] | None:
     return fr if fr["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
 
 
+def heartbeats(api: str) -> set[str]:
+    """The flow runs (as event resource ids) that sent a heartbeat."""
+    body = {"filter": {"event": {"name": ["prefect.flow-run.heartbeat"]},
+                       "occurred": {"since": "2000-01-01T00:00:00Z"}}, "limit": 50}
+    events = httpx.post(f"{api}/events/filter", json=body, timeout=10).json()["events"]
+    return {e["resource"]["prefect.resource.id"] for e in events}
+
+
 def trigger(env: dict[str, str], *params: str) -> str:
     args = [a for p in params for a in ("-p", p)]
     out = run([*PREFECT, "deployment", "run", "monitor/hourly", *args], env)
@@ -157,10 +165,20 @@ def test_deploy_all_then_manual_dry_run_with_a_worker(http_server: LocalServer, 
         pull = dep["pull_steps"][0]["prefect.deployments.steps.set_working_directory"]
         assert pull["directory"] == str(ROOT)
 
+        # a pass run by hand first: recorded as a flow run, without heartbeats
+        run([*MONITOR, "run", "--dry-run", "--config", str(config)], env, timeout=120)
+        runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
+        (by_hand,) = [r["id"] for r in runs if r["deployment_id"] is None]  # not a scheduled run
+
         run_id = trigger(env, "dry_run=true", f"config_path={config}", "topic=redsea", "explain=true")
         run([*PREFECT, "worker", "start", "--pool", "monitor", "--run-once"], env, timeout=90)
         fr = wait_for(lambda: finished(api, run_id), 30, "the flow run to finish")
         assert fr["state"]["type"] == "COMPLETED", fr["state"]
+        # the deployment run keeps Prefect's heartbeats (zombie detection); events are stored in
+        # order, so once its heartbeat is there, one from the earlier hand run would be too
+        wait_for(lambda: f"prefect.flow-run.{run_id}" in heartbeats(api), 30, "the deployment run's heartbeat")
+        assert finished(api, by_hand)["state"]["type"] == "COMPLETED"  # type: ignore[index]
+        assert f"prefect.flow-run.{by_hand}" not in heartbeats(api)
         assert fr["name"].startswith("monitor redsea ") and fr["name"].endswith("(dry run)")
 
         this_run = {"flow_run_id": {"any_": [run_id]}}
@@ -176,8 +194,8 @@ def test_deploy_all_then_manual_dry_run_with_a_worker(http_server: LocalServer, 
         logs = httpx.post(f"{api}/logs/filter", json={"logs": this_run}, timeout=10).json()
         assert any(entry["message"].startswith("would alert: [redsea]") for entry in logs)
 
-    # a dry run fetched and detected, but stored and sent nothing
-    assert http_server.gets("/articles/deadly-strike.html") == 1 and http_server.posts("/alerts") == []
+    # each dry run fetched and detected, but stored and sent nothing
+    assert http_server.gets("/articles/deadly-strike.html") == 2 and http_server.posts("/alerts") == []
     assert not (tmp_path / "state.db").exists()
 
 
