@@ -411,8 +411,9 @@ def poll_feeds(config: Config, topic: Topic, fetcher: Fetcher, store: Store | No
 
 def read_and_decide(config: Config, fetcher: Fetcher, ordered: list[FeedEntry], tp: TopicPass,
                     progress: Progress) -> None:
-    """Pages are fetched and read by threads (or reader processes, MONITOR_EXTRACT_WORKERS),
-    while this thread decides each article in publication order as soon as it is ready."""
+    """Pages are fetched by threads and read by one reader thread (or by reader processes,
+    MONITOR_EXTRACT_WORKERS), while this thread decides each article in publication order
+    as soon as it is ready."""
     name, store, report = tp.topic.name, tp.store, tp.report
     with ThreadPoolExecutor(max_workers=config.fetch.concurrency) as pool, \
             reading_pool(worker_count(len(ordered))) as readers:
