@@ -27,8 +27,9 @@ demo: $(BIN)/monitor  ## the pipeline offline on a bundled replay
 serve: $(BIN)/monitor  ## serve the deployments on this machine (Ctrl-C stops)
 	$(BIN)/monitor serve --config config/monitor.yaml
 
-bench: $(BIN)/monitor  ## speed and memory, ours vs a bare script
+bench: $(BIN)/monitor  ## speed and memory, ours vs a bare script; then the novelty benchmark
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/novelty.py
 
 lint: $(BIN)/monitor
 	$(BIN)/ruff check .

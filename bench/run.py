@@ -114,6 +114,12 @@ def summary_of(result: Run) -> str:
 PY = sys.executable
 MONITOR = str(Path(PY).with_name("monitor"))
 EMPTY_FLOW = [PY, "-c", "from prefect import flow\nflow(name='bench-empty')(lambda: None)()"]
+# the floor under `monitor run` against a server: a new process, Prefect imported, one empty
+# flow run, with heartbeats off as `monitor run` has them
+EMPTY_FLOW_NO_HEARTBEAT = [PY, "-c", "from prefect import flow\n"
+                           "from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY as H, temporary_settings\n"
+                           "with temporary_settings(updates={H: None}):\n"
+                           "    flow(name='bench-empty')(lambda: None)()"]
 BARE = "bare script (reference, sequential)"
 LIB_FULL = "ours, library: full pass"
 LIB_IDLE = "ours, library: idle pass"
@@ -123,6 +129,7 @@ PF_FULL = "ours, `monitor run` (Prefect): full pass"
 PF_IDLE = "ours, `monitor run` (Prefect): idle pass"
 
 
+EMPTY_SERVER = "prefect: empty flow (running server)"
 PF_SERVER_FULL = "ours, `monitor run` (Prefect server): full pass"
 PF_SERVER_IDLE = "ours, `monitor run` (Prefect server): idle pass"
 
@@ -198,9 +205,10 @@ def server_round(server: CorpusServer, work: Path, baseline: Path, i: int, api: 
     env = child_env(work, PREFECT_API_URL=api.url)
     cfg = write_config(work / f"pfs{i}.yaml", work / f"pfs{i}" / "state.db", baseline, server.feed_url)
     runs = []
-    for name in (PF_SERVER_FULL, PF_SERVER_IDLE):
+    for name, cmd in ((EMPTY_SERVER, EMPTY_FLOW_NO_HEARTBEAT), (PF_SERVER_FULL, [MONITOR, "run", "--config", str(cfg)]),
+                      (PF_SERVER_IDLE, [MONITOR, "run", "--config", str(cfg)])):
         settle(api.pid)
-        runs.append(run(server, name, [MONITOR, "run", "--config", str(cfg)], env))
+        runs.append(run(server, name, cmd, env))
     return runs
 
 
@@ -282,6 +290,11 @@ def report(best: dict[str, Run], args: argparse.Namespace) -> None:
         print(f"  Prefect, running server: over the library path the full pass costs "
               f"{srv_full.wall - lib_full.wall:+.2f} s and the idle pass {srv_idle.wall - lib_idle.wall:+.2f} s "
               "(the flow's own overhead: imports, flow and task runs, artifacts)")
+    floor = best.get(EMPTY_SERVER)
+    if floor and srv_idle:
+        print(f"  an empty flow in a new process against the same server takes {floor.wall:.2f} s: the idle "
+              f"pass costs {srv_idle.wall - floor.wall:+.2f} s more (our imports, the pass, two task runs, "
+              "the artifact)")
     # the passes a user runs by default; the Prefect server's own memory is Prefect's (not ours)
     ours = [r for n, r in best.items() if n in (LIB_FULL, LIB_IDLE, PF_SERVER_FULL, PF_SERVER_IDLE)]
     peak = max(r.rss_mb for r in ours)
