@@ -39,9 +39,10 @@ def extract_and_read(content: bytes, url: str, charset: str | None, title: str, 
 
 def worker_count(articles: int) -> int:
     """Processes for reading `articles` pages: MONITOR_EXTRACT_WORKERS (default 0: read in the
-    pass's own process, by one reader thread). Measured on 2 cores (docs/performance.md),
-    the pool does not pay: deciding each article already takes one core, the workers' start-up
-    costs a second and each worker holds ~150 MB. It may on 4 cores or more."""
+    pass's own process, by one reader thread). Measured on 2 cores (docs/performance.md), two
+    workers saved a quarter of a full pass in some runs and cost time in others on a busy
+    machine, and took the pass to ~560 MB in all (target 500 MB); one worker saved nothing.
+    Deciding each article already takes one core; the pool should pay on 4 cores or more."""
     wanted = os.environ.get("MONITOR_EXTRACT_WORKERS", "0").strip()
     workers = int(wanted) if wanted.isdigit() else 0
     return workers if articles >= MIN_ARTICLES else 0

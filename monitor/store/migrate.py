@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 BASE_REVISION = "0001"  # the schema the first version created with create_all
-HEAD_REVISION = "0003"  # the newest script in migrations/versions (tests/test_migrations.py checks)
+HEAD_REVISION = "0003"  # the newest script in migrations/versions (tests/test_store.py checks)
 PG_LOCK_KEY = 0x6E65_7773  # "news": one advisory lock for schema changes
 _THREADS = threading.Lock()  # alembic's `context` is module-global: one migration per process
 
