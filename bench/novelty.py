@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import pickle
 import resource
 import sys
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from synthetic import TOPIC_WORDS, NewsWriter
 
-from monitor.baseline import load_baseline
+from monitor.baseline import load_baseline, reader_processes, seed_paths
 from monitor.cache import unpickle
 from monitor.detect import Detector, read_sentence, read_text
 
@@ -105,6 +104,7 @@ def main() -> int:
         for i in range(0, len(texts), 1000):  # the same 100 documents, paragraphs of 5 sentences
             paragraphs = [" ".join(texts[j:j + 5]) for j in range(i, min(i + 1000, len(texts)), 5)]
             Path(folder, f"seed{i // 1000:03d}.txt").write_text("\n\n".join(paragraphs))
+        readers = reader_processes(seed_paths(Path(folder)))
         t = time.perf_counter()
         docs = load_baseline(Path(folder))
         t_files = time.perf_counter() - t
@@ -128,8 +128,8 @@ def main() -> int:
     print(f"  peak memory (max RSS)                {peak_checked:8.0f} MB; "
           f"{peak_round_trip:.0f} MB with the cache round trip")
     print(f"  verdicts: {dict(verdicts)}; findings: {findings}; known sentences now {known}")
-    print(f"  seed files: {seed_sentences} sentences read by load_baseline with {os.cpu_count()} processes "
-          "(one per core, as a pipeline reads a large seed folder)")
+    print(f"  seed files: {seed_sentences} sentences read by load_baseline in {readers} process(es) (one per "
+          "core for a seed folder over 1 MB)")
     ok_time, ok_mem = checked <= TARGET_SECONDS, peak_checked <= TARGET_MB
     print(f"  target learn_baseline + analyze (articles read) <= {TARGET_SECONDS:g} s: {checked:.1f} s "
           f"{'met' if ok_time else 'MISSED'}; with the baseline read too: {total:.1f} s "

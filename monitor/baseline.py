@@ -70,10 +70,8 @@ def load_baseline(folder: Path, workers: int | None = None) -> list[SeedDocument
     `workers` processes (default: one per core); a small one, or `workers=1`, here."""
     if not folder.is_dir():
         raise BaselineError(f"baseline folder not found: {folder}")
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SEED_SUFFIXES)
-    if workers is None:
-        large = sum(p.stat().st_size for p in paths) >= PARALLEL_BYTES
-        workers = min(os.cpu_count() or 1, len(paths)) if large else 1
+    paths = seed_paths(folder)
+    workers = reader_processes(paths) if workers is None else workers
     with paused_gc():  # here, and in the reader processes (their initializer)
         if workers > 1:
             try:
@@ -81,6 +79,17 @@ def load_baseline(folder: Path, workers: int | None = None) -> list[SeedDocument
             except BrokenExecutor:
                 pass  # a reader process died (out of memory, killed): read here instead
         return [_read_seed(p) for p in paths]
+
+
+def seed_paths(folder: Path) -> list[Path]:
+    """The seed files of a folder, in name order."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SEED_SUFFIXES)
+
+
+def reader_processes(paths: list[Path]) -> int:
+    """Processes to read these seed files with: one per core for a large baseline, else 1."""
+    large = sum(p.stat().st_size for p in paths) >= PARALLEL_BYTES
+    return min(os.cpu_count() or 1, len(paths)) if large else 1
 
 
 def _read_in_processes(paths: list[Path], workers: int) -> list[SeedDocument]:
@@ -93,6 +102,5 @@ def _read_in_processes(paths: list[Path], workers: int) -> list[SeedDocument]:
 
 def fingerprint(folder: Path) -> str:
     """Changes when any seed file changes (names, sizes, modification times)."""
-    parts = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(folder.iterdir())
-             if p.is_file() and p.suffix.lower() in SEED_SUFFIXES]
+    parts = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in seed_paths(folder)]
     return "|".join(parts)

@@ -3,6 +3,7 @@ reader processes (large baselines), and a clear error for a seed that cannot be 
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -25,5 +26,15 @@ def test_an_unreadable_seed_is_one_clear_error_from_a_reader_process(tmp_path: P
     for seed in SEEDS.iterdir():
         shutil.copy(seed, tmp_path)
     (tmp_path / "broken.html").write_bytes(b"<html><body>" + b"<div>" * 20_000 + b"</body></html>")
-    with pytest.raises(BaselineError, match="broken.html"):
+    with pytest.raises(BaselineError, match=r"broken\.html"):
         load_baseline(tmp_path, workers=2)
+
+
+def test_only_a_large_seed_folder_is_read_by_several_processes(tmp_path: Path) -> None:
+    from monitor.baseline import PARALLEL_BYTES, reader_processes, seed_paths
+
+    (tmp_path / "a.txt").write_text("Small seed. " * 10)
+    (tmp_path / "b.txt").write_text("Small seed. " * 10)
+    assert reader_processes(seed_paths(tmp_path)) == 1
+    (tmp_path / "c.txt").write_text("x" * PARALLEL_BYTES)
+    assert reader_processes(seed_paths(tmp_path)) == min(os.cpu_count() or 1, 3)
