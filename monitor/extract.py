@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,9 +58,12 @@ class Article:
 
 
 def _trafilatura():  # type: ignore[no-untyped-def]
-    """trafilatura, imported on first use: a pass with nothing new never extracts."""
+    """trafilatura, imported on first use: a pass with nothing new never extracts. Its
+    warnings ("discarding data" when a mode finds too little) are ours to handle: the next
+    mode is tried, and a page with no text becomes one error line in the pass summary."""
     import trafilatura
 
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
     return trafilatura
 
 
