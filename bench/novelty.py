@@ -129,7 +129,7 @@ def main() -> int:
           f"{peak_round_trip:.0f} MB with the cache round trip")
     print(f"  verdicts: {dict(verdicts)}; findings: {findings}; known sentences now {known}")
     print(f"  seed files: {seed_sentences} sentences read by load_baseline in {readers} process(es) (one per "
-          "core for a seed folder over 1 MB)")
+          "core for a seed folder of over 4 MB of text)")
     ok_time, ok_mem = checked <= TARGET_SECONDS, peak_checked <= TARGET_MB
     print(f"  target learn_baseline + analyze (articles read) <= {TARGET_SECONDS:g} s: {checked:.1f} s "
           f"{'met' if ok_time else 'MISSED'}; with the baseline read too: {total:.1f} s "

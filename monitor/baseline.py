@@ -19,9 +19,11 @@ from monitor.detect import Sentence, read_sentence, read_text
 from monitor.extract import ExtractError, extract_article
 
 SEED_SUFFIXES = {".txt", ".md", ".html", ".htm"}
-# Above this much seed text, the documents are read by one process per core: reading costs
-# about 0.3 ms per sentence (1 MB is ~7,000 sentences, 2 s), a reader process ~1 s to start.
-PARALLEL_BYTES = 1_000_000
+# Above this much seed text, the documents are read by one process per core. Reading costs
+# about 0.25 ms per sentence (4 MB is ~27,000 sentences, 6 s); reader processes cost ~1 s to
+# start and their sentences ~0.5 s to unpickle, and below this they did not pay (measured).
+PARALLEL_BYTES = 4_000_000
+HTML_TEXT_SHARE = 10  # a saved page is mostly markup: about a tenth of its bytes is text
 
 
 class BaselineError(Exception):
@@ -87,8 +89,11 @@ def seed_paths(folder: Path) -> list[Path]:
 
 
 def reader_processes(paths: list[Path]) -> int:
-    """Processes to read these seed files with: one per core for a large baseline, else 1."""
-    large = sum(p.stat().st_size for p in paths) >= PARALLEL_BYTES
+    """Processes to read these seed files with: one per core for a large baseline (by its
+    text, estimated from the file sizes), else 1."""
+    text = sum(p.stat().st_size // (HTML_TEXT_SHARE if p.suffix.lower() in (".html", ".htm") else 1)
+               for p in paths)
+    large = text >= PARALLEL_BYTES
     return min(os.cpu_count() or 1, len(paths)) if large else 1
 
 

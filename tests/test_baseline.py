@@ -36,5 +36,7 @@ def test_only_a_large_seed_folder_is_read_by_several_processes(tmp_path: Path) -
     (tmp_path / "a.txt").write_text("Small seed. " * 10)
     (tmp_path / "b.txt").write_text("Small seed. " * 10)
     assert reader_processes(seed_paths(tmp_path)) == 1
-    (tmp_path / "c.txt").write_text("x" * PARALLEL_BYTES)
-    assert reader_processes(seed_paths(tmp_path)) == min(os.cpu_count() or 1, 3)
+    (tmp_path / "c.html").write_text("x" * PARALLEL_BYTES)  # mostly markup: not that much text
+    assert reader_processes(seed_paths(tmp_path)) == 1
+    (tmp_path / "d.txt").write_text("x" * PARALLEL_BYTES)
+    assert reader_processes(seed_paths(tmp_path)) == min(os.cpu_count() or 1, 4)
