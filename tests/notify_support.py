@@ -26,6 +26,10 @@ from typing import Any
 
 import pytest
 
+from monitor.config import load_config
+from monitor.notify import SendReport, send_pending
+from monitor.store import Store
+
 from .conftest import ROOT, LocalServer, Route, article_html, rss, write_config
 
 BASELINE = "The army had 100 soldiers in the region. The army is based in the north."
@@ -156,6 +160,16 @@ class AlertEndpoint:
         """How many received alerts name each development id."""
         texts = [m.get("title", "") + "\n" + m.get("message", "") for m in self.received]
         return {d: sum(d in t for t in texts) for d in dev_ids}
+
+
+def send_outbox(config: Path) -> SendReport:
+    """One run of the outbox sender (instant mode) over the state of `config`."""
+    cfg = load_config(config)
+    store = Store(cfg.state)
+    try:
+        return send_pending(store, cfg)
+    finally:
+        store.close()
 
 
 def monitor_cmd(*args: str) -> list[str]:

@@ -12,11 +12,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from monitor.config import load_config
-from monitor.notify import send_pending
-from monitor.store import Store
-
-from .notify_support import make_config, seed
+from .notify_support import make_config, seed, send_outbox
 
 
 class Inbox:
@@ -53,15 +49,6 @@ def _mail_route(port: int) -> str:
     return f"mailto://127.0.0.1:{port}?from=monitor@news.example&to=desk@news.example&secure=no"
 
 
-def _send(config: Path):  # type: ignore[no-untyped-def]
-    cfg = load_config(config)
-    store = Store(cfg.state)
-    try:
-        return send_pending(store, cfg)
-    finally:
-        store.close()
-
-
 def _parts(msg: EmailMessage) -> dict[str, str]:
     return {p.get_content_type(): p.get_payload(decode=True).decode() for p in msg.walk()
             if not p.is_multipart()}
@@ -72,7 +59,7 @@ def test_email_alert_has_subject_text_and_html(tmp_path: Path, smtp_port: int, i
     controller.start()
     config = make_config(tmp_path, [_mail_route(smtp_port)], feed="http://127.0.0.1:9/feed.xml")
     (dev_id,) = seed(config, 1)
-    assert _send(config).sent == 1
+    assert send_outbox(config).sent == 1
     (msg,) = box.messages
     assert msg["Subject"] == "[army] New figure: The army now has 1000 soldiers in the region."
     assert msg.get_content_type() == "multipart/alternative"
@@ -88,13 +75,13 @@ def test_smtp_down_for_one_pass_then_up_delivers_each_alert_once(tmp_path: Path,
     box, controller = inbox
     config = make_config(tmp_path, [_mail_route(smtp_port)], feed="http://127.0.0.1:9/feed.xml")
     ids = seed(config, 3)
-    down = _send(config)  # nothing listens on the port yet
+    down = send_outbox(config)  # nothing listens on the port yet
     assert down.sent == 0 and down.failed >= 1
     assert all("Connection" in e or "connect" in e for e in down.errors)
     controller.start()
-    up = _send(config)
+    up = send_outbox(config)
     assert up.sent == 3
-    assert _send(config).sent == 0
+    assert send_outbox(config).sent == 0
     bodies = [_parts(m)["text/plain"] for m in box.messages]
     assert [sum(i in b for b in bodies) for i in ids] == [1, 1, 1]
     assert len(box.messages) == 3

@@ -17,10 +17,10 @@ import pytest
 from apprise.plugins.slack import NotifySlack
 
 from monitor.config import load_config
-from monitor.notify import deliver_message, render, send_pending
+from monitor.notify import deliver_message, render
 from monitor.store import DevelopmentRecord, Store
 
-from .notify_support import AlertEndpoint, make_config, seed
+from .notify_support import AlertEndpoint, make_config, seed, send_outbox
 
 SLACK_URL = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7"
 
@@ -39,15 +39,6 @@ def endpoint() -> Iterator[AlertEndpoint]:
         yield ep
 
 
-def _send(config: Path):  # type: ignore[no-untyped-def]
-    cfg = load_config(config)
-    store = Store(cfg.state)
-    try:
-        return send_pending(store, cfg)
-    finally:
-        store.close()
-
-
 def _slack_texts(slack: AlertEndpoint) -> list[str]:
     return [a["title"] + "\n" + a["text"] for m in slack.received for a in m["attachments"]]
 
@@ -56,15 +47,15 @@ def test_slack_outage_then_recovery_posts_each_development_once(tmp_path: Path, 
     config = make_config(tmp_path, [SLACK_URL], feed="http://127.0.0.1:9/feed.xml")
     ids = seed(config, 3)
     slack.plan = ["fail", "fail"]  # HTTP 500 for this pass
-    first = _send(config)
+    first = send_outbox(config)
     assert first.sent == 0 and first.failed == 2 and slack.received == []
     assert any("error=500" in e for e in first.errors)
     assert not any("TIiajkdnlazkcOXrIdevi7" in e for e in first.errors)  # the webhook secret
-    second = _send(config)
+    second = send_outbox(config)
     assert second.sent == 3
     texts = _slack_texts(slack)
     assert [sum(i in t for t in texts) for i in ids] == [1, 1, 1]
-    assert _send(config).sent == 0  # nothing is posted twice
+    assert send_outbox(config).sent == 0  # nothing is posted twice
     assert len(slack.received) == 3
 
 
@@ -75,7 +66,7 @@ def test_slack_429_is_retried_within_the_pass(tmp_path: Path, slack: AlertEndpoi
                          alerts={"retries_in_pass": 2, "backoff_seconds": 0.05})
     ids = seed(config, 2)
     slack.plan = ["busy"]
-    report = _send(config)
+    report = send_outbox(config)
     assert report.sent == 2 and report.failed == 0
     assert slack.arrived == 3
     texts = _slack_texts(slack)
@@ -85,7 +76,7 @@ def test_slack_429_is_retried_within_the_pass(tmp_path: Path, slack: AlertEndpoi
 def test_slack_message_is_compact_and_names_the_development(tmp_path: Path, slack: AlertEndpoint) -> None:
     config = make_config(tmp_path, [SLACK_URL], feed="http://127.0.0.1:9/feed.xml")
     (dev_id,) = seed(config, 1)
-    _send(config)
+    send_outbox(config)
     attachment = slack.received[0]["attachments"][0]
     assert attachment["title"].startswith("[army] New figure: The army now has 1000 soldiers")
     text = attachment["text"]
@@ -119,7 +110,7 @@ def test_article_text_cannot_ping_mention_or_hide_links_in_slack(slack: AlertEnd
 def test_json_route_payload(tmp_path: Path, endpoint: AlertEndpoint) -> None:
     config = make_config(tmp_path, [endpoint.url()], feed="http://127.0.0.1:9/feed.xml")
     (dev_id,) = seed(config, 1)
-    assert _send(config).sent == 1
+    assert send_outbox(config).sent == 1
     (message,) = endpoint.received
     assert message["title"].startswith("[army] New figure:")
     assert dev_id in message["message"] and "https://news.example/army/0" in message["message"]
